@@ -1,0 +1,63 @@
+// The Fastify application: plugins, error shapes and routes. No I/O happens here; the server
+// (src/server.ts) builds the context and listens.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { ApiContext } from './context.js';
+import { ApiError, errorHandler } from './errors.js';
+import { eventRoutes } from './routes/event.js';
+import { healthRoutes } from './routes/health.js';
+import { siteRoutes } from './routes/sites.js';
+import { statsRoutes } from './routes/stats.js';
+
+export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: Redis }): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.ingest.trustProxy,
+    bodyLimit: config.ingest.bodyLimitBytes,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler(errorHandler(config.env === 'development'));
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ success: false, error: 'Not found', message: `No route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  // navigator.sendBeacon posts text/plain (no CORS preflight): accept JSON sent that way too.
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+
+  await app.register(cors, {
+    origin: config.ingest.corsOrigin === '*' ? '*' : config.ingest.corsOrigin.split(',').map((o) => o.trim()),
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'x-api-key', 'authorization'],
+    maxAge: 86400,
+  });
+
+  const { max, windowSeconds } = config.ingest.rateLimit;
+  let limit: object | undefined;
+  if (max > 0) {
+    await app.register(rateLimit, {
+      global: false,
+      // Shared by every API server when Redis is configured; per process otherwise.
+      redis: opts.redis,
+      nameSpace: `${config.queue.prefix}:${config.queue.name}:ratelimit:`,
+      skipOnError: true,
+      keyGenerator: (req) => req.ip,
+      errorResponseBuilder: (_req, c) =>
+        new ApiError(429, 'Rate limit exceeded', `At most ${c.max} requests per ${windowSeconds} s; retry in ${c.after}`, undefined, {
+          'retry-after': String(Math.max(1, Math.ceil(c.ttl / 1000))),
+        }),
+    });
+    limit = { max, timeWindow: windowSeconds * 1000 };
+  }
+
+  eventRoutes(app, ctx, limit);
+  statsRoutes(app, ctx);
+  siteRoutes(app, ctx, limit);
+  healthRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,22 @@
+// What the route handlers need, built once by the server.
+import type { Config } from '../config.js';
+import type { EnqueueBatcher } from '../queue/batcher.js';
+import type { EventQueue } from '../queue/port.js';
+import type { AnalyticsStore } from '../store/port.js';
+import type { SiteCache } from '../store/site-cache.js';
+
+export interface ApiContext {
+  config: Config;
+  store: AnalyticsStore;
+  queue: EventQueue;
+  batcher: EnqueueBatcher;
+  sites: SiteCache;
+  /** Tells the other API servers about a new site (Redis pub/sub); no-op when alone. */
+  announceSite: (siteId: string) => Promise<void>;
+  now: () => number;
+}
+
+/** Milliseconds since the request arrived, for the spec's processing_time_ms. */
+export function elapsed(reply: { elapsedTime: number }): number {
+  return Math.round(reply.elapsedTime * 100) / 100;
+}

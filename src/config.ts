@@ -1,0 +1,204 @@
+// The environment, parsed once. This is the only module that reads process.env;
+// every limit and tunable of the system is defined here and documented in the README.
+import { z } from 'zod';
+import path from 'node:path';
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes'].includes(v)));
+
+const optionalBool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : ['true', '1', 'yes'].includes(v)));
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+
+  // Store selection: MongoDB, else PostgreSQL, else the embedded SQLite file.
+  MONGODB_URI: optionalString,
+  DATABASE_URL: optionalString,
+  DATABASE_SCHEMA: z.string().min(1).default('public'),
+  DATA_DIR: z.string().default('./data'),
+
+  // Queue selection: BullMQ when Redis is configured, else the embedded SQLite queue.
+  REDIS_URL: optionalString,
+  REDIS_HOST: optionalString,
+  REDIS_PORT: int(6379, 1),
+  REDIS_PASSWORD: optionalString,
+  QUEUE_NAME: z.string().min(1).default('analytics_events'),
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  QUEUE_CONCURRENCY: int(10, 1),
+  QUEUE_RATE_LIMIT_MAX: int(100),
+  QUEUE_RATE_LIMIT_DURATION_MS: int(1000, 1),
+  QUEUE_LOCK_MS: int(30_000, 1000),
+  JOB_ATTEMPTS: int(5, 1),
+  JOB_BACKOFF_MS: int(2000),
+  JOB_KEEP_COMPLETED: int(1000),
+  JOB_KEEP_COMPLETED_SECONDS: int(24 * 3600),
+  JOB_KEEP_FAILED: int(5000),
+  JOB_KEEP_FAILED_SECONDS: int(7 * 24 * 3600),
+
+  // Ingestion.
+  ENQUEUE_TIMEOUT_MS: int(2000, 1),
+  INGEST_BATCH_MAX: int(500, 1),
+  BODY_LIMIT_BYTES: int(32 * 1024, 1024),
+  RATE_LIMIT_MAX: int(100),
+  RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
+  TRUST_PROXY: bool(false),
+  MAX_FUTURE_SKEW_SECONDS: int(300),
+  CORS_ORIGIN: z.string().default('*'),
+
+  // Access.
+  ADMIN_TOKEN: optionalString,
+
+  // Worker.
+  RUN_WORKER: optionalBool,
+  WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
+  SITE_CACHE_REFRESH_SECONDS: int(30, 1),
+
+  // Maintenance.
+  RETENTION_DAYS: int(7, 1),
+  CRON_SCHEDULE: z.string().default('5 0 * * *'),
+
+  // Named by the spec for a future AWS integration; refused at start-up when enabled.
+  AWS_REGION: z.string().default('us-east-1'),
+  USE_SQS: bool(false),
+  ENABLE_CLOUDWATCH: bool(false),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  log: { level: Env['LOG_LEVEL']; format: Env['LOG_FORMAT'] };
+  store:
+    | { kind: 'mongodb'; uri: string }
+    | { kind: 'postgres'; url: string; schema: string }
+    | { kind: 'sqlite'; file: string };
+  dataDir: string;
+  redis: { url?: string; host?: string; port: number; password?: string } | undefined;
+  queue: {
+    kind: 'bullmq' | 'embedded';
+    name: string;
+    prefix: string;
+    concurrency: number;
+    rateLimit: { max: number; durationMs: number };
+    /** A job whose worker stops renewing its lock for this long is taken up again (stalled). */
+    lockMs: number;
+    attempts: number;
+    backoffMs: number;
+    keepCompleted: { count: number; ageSeconds: number };
+    keepFailed: { count: number; ageSeconds: number };
+  };
+  ingest: {
+    enqueueTimeoutMs: number;
+    batchMax: number;
+    bodyLimitBytes: number;
+    rateLimit: { max: number; windowSeconds: number };
+    trustProxy: boolean;
+    maxFutureSkewMs: number;
+    corsOrigin: string;
+  };
+  adminToken: string | undefined;
+  worker: {
+    /** Whether `npm start` runs a worker next to the API (default: only in embedded mode). */
+    inProcess: boolean;
+    flushMaxEvents: number;
+    shutdownTimeoutMs: number;
+  };
+  siteCacheRefreshMs: number;
+  retentionDays: number;
+  cronSchedule: string;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.USE_SQS) throw new ConfigError('USE_SQS=true: the SQS queue is not available in this version; unset it to use BullMQ (REDIS_HOST) or the embedded queue.');
+  if (e.ENABLE_CLOUDWATCH) throw new ConfigError('ENABLE_CLOUDWATCH=true: CloudWatch logging is not available in this version; logs go to stdout (LOG_FORMAT=json for log shippers).');
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  const store: Config['store'] = e.MONGODB_URI
+    ? { kind: 'mongodb', uri: e.MONGODB_URI }
+    : e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA }
+      : { kind: 'sqlite', file: path.join(dataDir, 'analytics.db') };
+  if (store.kind === 'postgres' && !/^postgres(ql)?:\/\//.test(store.url)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const redis = e.REDIS_URL || e.REDIS_HOST
+    ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
+    : undefined;
+  const queueKind = redis ? 'bullmq' : 'embedded';
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    store,
+    dataDir,
+    redis,
+    queue: {
+      kind: queueKind,
+      name: e.QUEUE_NAME,
+      prefix: e.QUEUE_PREFIX,
+      concurrency: e.QUEUE_CONCURRENCY,
+      rateLimit: { max: e.QUEUE_RATE_LIMIT_MAX, durationMs: e.QUEUE_RATE_LIMIT_DURATION_MS },
+      lockMs: e.QUEUE_LOCK_MS,
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      keepCompleted: { count: e.JOB_KEEP_COMPLETED, ageSeconds: e.JOB_KEEP_COMPLETED_SECONDS },
+      keepFailed: { count: e.JOB_KEEP_FAILED, ageSeconds: e.JOB_KEEP_FAILED_SECONDS },
+    },
+    ingest: {
+      enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+      batchMax: e.INGEST_BATCH_MAX,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+      trustProxy: e.TRUST_PROXY,
+      maxFutureSkewMs: e.MAX_FUTURE_SKEW_SECONDS * 1000,
+      corsOrigin: e.CORS_ORIGIN,
+    },
+    adminToken: e.ADMIN_TOKEN,
+    worker: {
+      inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
+      flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
+      shutdownTimeoutMs: e.WORKER_SHUTDOWN_TIMEOUT_MS,
+    },
+    siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
+    retentionDays: e.RETENTION_DAYS,
+    cronSchedule: e.CRON_SCHEDULE,
+  };
+}
+
+/** Loads `.env` from the working directory when present (the spec's `cp .env.example .env`). */
+export function loadDotEnv(file = '.env'): void {
+  try {
+    process.loadEnvFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

@@ -1,0 +1,139 @@
+// Calendar arithmetic in a site's timezone. Days are 'YYYY-MM-DD' strings of the local calendar;
+// hours are the UTC instant (epoch ms) at which the local hour starts, so DST days have 23 or 25 of them.
+
+const HOUR = 3_600_000;
+const SLOT = 15 * 60_000; // every IANA offset change of the last century falls on a quarter hour
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const offsetCache = new Map<string, number>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function computeOffset(ts: number, timeZone: string): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(ts)) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  const local = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return local - (ts - (((ts % 1000) + 1000) % 1000));
+}
+
+/** Offset of local time from UTC at instant `ts`, in ms (e.g. -18000000 for New York in winter). */
+export function tzOffset(ts: number, timeZone: string): number {
+  if (timeZone === 'UTC') return 0;
+  const key = `${timeZone}|${Math.floor(ts / SLOT)}`;
+  let offset = offsetCache.get(key);
+  if (offset === undefined) {
+    offset = computeOffset(ts, timeZone);
+    if (offsetCache.size > 50_000) offsetCache.clear();
+    offsetCache.set(key, offset);
+  }
+  return offset;
+}
+
+export interface Buckets {
+  day: string;
+  hour: number;
+}
+
+/** The local day and local hour an instant belongs to. */
+export function bucketsOf(ts: number, timeZone: string): Buckets {
+  const offset = tzOffset(ts, timeZone);
+  const local = ts + offset;
+  return {
+    day: new Date(local).toISOString().slice(0, 10),
+    hour: Math.floor(local / HOUR) * HOUR - offset,
+  };
+}
+
+export function localDay(ts: number, timeZone: string): string {
+  return bucketsOf(ts, timeZone).day;
+}
+
+export function hourStart(ts: number, timeZone: string): number {
+  return bucketsOf(ts, timeZone).hour;
+}
+
+const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** True for a real calendar date written as YYYY-MM-DD. */
+export function isValidDay(day: string): boolean {
+  const m = DAY_RE.exec(day);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.toISOString().slice(0, 10) === day;
+}
+
+export function addDays(day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Number of calendar days from `from` to `to`, both included. */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;
+}
+
+export function eachDay(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+  return days;
+}
+
+/** The UTC instant at which local day `day` begins (the first instant whose local date is `day`). */
+export function dayStart(day: string, timeZone: string): number {
+  const midnightAsUtc = Date.parse(`${day}T00:00:00Z`);
+  // Local midnight is within a day of UTC midnight; refine the guess with the offset found there.
+  let guess = midnightAsUtc - tzOffset(midnightAsUtc, timeZone);
+  guess = midnightAsUtc - tzOffset(guess, timeZone);
+  // Zones that skip midnight (DST at 00:00) start the day at the first local hour that exists.
+  while (localDay(guess, timeZone) < day) guess += HOUR;
+  while (localDay(guess - HOUR, timeZone) === day) guess -= HOUR;
+  return hourStart(guess, timeZone);
+}
+
+/** Local hour starts of the day, in order (24 on most days, 23 or 25 on DST changes). */
+export function hoursOfDay(day: string, timeZone: string): number[] {
+  const end = dayStart(addDays(day, 1), timeZone);
+  const hours: number[] = [];
+  for (let h = dayStart(day, timeZone); h < end; h = hourStart(h + HOUR, timeZone)) hours.push(h);
+  return hours;
+}
+
+export { HOUR };
+
+/** ISO 8601 with the local offset, e.g. 2024-03-10T03:00:00-04:00. */
+export function toLocalIso(ts: number, timeZone: string): string {
+  const offset = tzOffset(ts, timeZone);
+  const local = new Date(ts + offset).toISOString().slice(0, 19);
+  if (offset === 0) return `${local}Z`;
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset) / 60_000;
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,82 @@
+// Group commit for ingestion: requests that arrive while a write to the queue is in flight are
+// queued together in the next job. A request is answered only when its own job is durably queued,
+// so batching never turns an unqueued event into a 2xx; under load it turns N queue writes into one.
+import type { QueuedEvent } from '../core/event.js';
+import { QueueUnavailableError, type EventQueue } from './port.js';
+
+interface Waiter {
+  event: QueuedEvent;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export interface BatcherOptions {
+  /** Most events in one job. */
+  maxBatch: number;
+  /** A queue write that takes longer fails its requests (503) instead of hanging them. */
+  timeoutMs: number;
+  /** Writes allowed in flight at once. */
+  maxInFlight?: number;
+}
+
+export class EnqueueBatcher {
+  private pending: Waiter[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private readonly maxInFlight: number;
+  /** Size of each job written, for metrics and the bench. */
+  readonly stats = { jobs: 0, events: 0 };
+
+  constructor(
+    private queue: EventQueue,
+    private opts: BatcherOptions,
+  ) {
+    this.maxInFlight = opts.maxInFlight ?? 4;
+  }
+
+  add(event: QueuedEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.pending.length === 0 || this.scheduled) return;
+    const full = this.pending.length >= this.opts.maxBatch;
+    // Wait for the write in flight unless the batch is full: that wait is what makes batches.
+    if (this.inFlight > 0 && !(full && this.inFlight < this.maxInFlight)) return;
+    this.scheduled = true;
+    // setImmediate lets every request already read in this turn of the event loop join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.opts.maxBatch);
+    this.inFlight++;
+    this.stats.jobs++;
+    this.stats.events += batch.length;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new QueueUnavailableError(new Error(`no answer in ${this.opts.timeoutMs} ms`))), this.opts.timeoutMs);
+    });
+    Promise.race([this.queue.enqueue(batch.map((w) => w.event)), timeout])
+      .then(
+        () => batch.forEach((w) => w.resolve()),
+        (err: unknown) => {
+          const error = err instanceof QueueUnavailableError ? err : new QueueUnavailableError(err);
+          batch.forEach((w) => w.reject(error));
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.inFlight--;
+        this.schedule();
+      });
+    this.schedule();
+  }
+}

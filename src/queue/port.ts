@@ -1,0 +1,48 @@
+// The EventQueue port. Producer side (the API) and consumer side (the worker) are separate
+// objects so an API server never opens worker connections. Adapters: bullmq.ts, embedded.ts.
+import type { QueuedEvent } from '../core/event.js';
+
+export interface EventQueue {
+  readonly kind: 'bullmq' | 'embedded';
+  /** Resolves once the events are durably queued: they will be applied even if this process dies. */
+  enqueue(events: QueuedEvent[]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClaimedJob {
+  id: string;
+  /** The payload as stored; the worker validates it. */
+  data: unknown;
+  /** Attempts that already failed. */
+  attemptsMade: number;
+}
+
+/** Applies a group of jobs together; returns, for each job, null when it succeeded or its error. */
+export type GroupHandler = (jobs: ClaimedJob[]) => Promise<(Error | null)[]>;
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+export interface EventConsumer {
+  start(handler: GroupHandler): Promise<void>;
+  /** Stops taking jobs and waits for the active ones; gives up after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+  counts(): Promise<QueueCounts>;
+}
+
+export class QueueUnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super(`Event queue unavailable${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
+  }
+}
+
+/** Exponential backoff of the spec: base, 2×base, 4×base… (2, 4, 8, 16, 32 s by default). */
+export function backoffDelay(baseMs: number, attemptsMade: number): number {
+  return baseMs * 2 ** Math.max(0, attemptsMade - 1);
+}

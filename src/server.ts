@@ -1,0 +1,80 @@
+// `npm start`: the HTTP API. With Redis configured it serves the API alone (workers are their own
+// processes, `npm run worker:prod`); embedded, it also runs a worker in a thread of this process.
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { buildApp } from './api/app.js';
+import type { ApiContext } from './api/context.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { EnqueueBatcher } from './queue/batcher.js';
+import { BullmqEventQueue } from './queue/bullmq.js';
+import { EmbeddedEventQueue } from './queue/embedded.js';
+import type { EventQueue } from './queue/port.js';
+import { createRedis } from './queue/redis.js';
+import { openStore } from './store/index.js';
+import { SiteCache } from './store/site-cache.js';
+import { embeddedQueueFile } from './worker/run.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ApiContext;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const store = await openStore(config);
+  const sites = new SiteCache(store);
+  await sites.load();
+  sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
+
+  let queue: EventQueue;
+  let redis: Redis | undefined;
+  let subscriber: Redis | undefined;
+  let announceSite: ApiContext['announceSite'] = async () => {};
+  if (config.queue.kind === 'bullmq') {
+    queue = new BullmqEventQueue(config.redis!, config.queue);
+    // Rate-limit counters and site announcements share one connection; failures never block a request.
+    redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    redis.on('error', () => {});
+    subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
+    subscriber.on('error', () => {});
+    const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
+    await subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    subscriber.on('message', (_ch, siteId: string) => {
+      sites.refreshSite(siteId).catch((err) => logger.warn({ err }, `Could not load announced site ${siteId}`));
+    });
+    announceSite = async (siteId) => {
+      await redis!.publish(channel, siteId);
+    };
+  } else {
+    queue = new EmbeddedEventQueue(embeddedQueueFile(config));
+  }
+
+  const ctx: ApiContext = {
+    config,
+    store,
+    queue,
+    batcher: new EnqueueBatcher(queue, { maxBatch: config.ingest.batchMax, timeoutMs: config.ingest.enqueueTimeoutMs }),
+    sites,
+    announceSite,
+    now: Date.now,
+  };
+  const app = await buildApp(ctx, { logger, redis });
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info(`API listening on ${address} (${queue.kind} queue "${config.queue.name}", ${store.kind} store)`);
+
+  return {
+    app,
+    ctx,
+    url: address,
+    close: async () => {
+      await app.close();
+      sites.stop();
+      await queue.close();
+      subscriber?.disconnect();
+      redis?.disconnect();
+      await store.close();
+    },
+  };
+}

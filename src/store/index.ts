@@ -1,0 +1,22 @@
+// Chooses the store adapter from the configuration.
+import type { Config } from '../config.js';
+import type { AnalyticsStore } from './port.js';
+import { openSqliteStore } from './sql/sqlite.js';
+import { openPostgresStore } from './sql/postgres.js';
+
+export async function openStore(config: Config): Promise<AnalyticsStore> {
+  const c = config.store;
+  let store: AnalyticsStore;
+  switch (c.kind) {
+    case 'sqlite':
+      store = openSqliteStore(c.file);
+      break;
+    case 'postgres':
+      store = openPostgresStore(c.url, { schema: c.schema });
+      break;
+    case 'mongodb':
+      throw new Error('MongoDB adapter: in progress');
+  }
+  await store.migrate();
+  return store;
+}

@@ -1,0 +1,94 @@
+// Applies a group of queue jobs to the store in one transaction. If the group fails, each job is
+// tried on its own, so one bad job (a poison payload, an unknown site) fails alone and the jobs
+// queued with it succeed.
+import { isPageview, jobPayloadSchema } from '../core/event.js';
+import { bucketsOf } from '../core/time.js';
+import type { Logger } from '../logger.js';
+import type { ClaimedJob, GroupHandler } from '../queue/port.js';
+import type { AnalyticsStore, BucketedEvent } from '../store/port.js';
+import type { SiteCache } from '../store/site-cache.js';
+
+export class InvalidJobError extends Error {}
+
+export interface ApplyDeps {
+  store: AnalyticsStore;
+  sites: SiteCache;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function createGroupHandler(deps: ApplyDeps): GroupHandler {
+  const now = deps.now ?? Date.now;
+
+  async function prepare(job: ClaimedJob): Promise<BucketedEvent[]> {
+    const parsed = jobPayloadSchema.safeParse(job.data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidJobError(`invalid job payload: ${issue?.path.join('.') || 'payload'}: ${issue?.message}`);
+    }
+    const out: BucketedEvent[] = [];
+    for (const e of parsed.data.events) {
+      const site = await deps.sites.fetch(e.site_id);
+      if (!site) throw new InvalidJobError(`unknown site: ${e.site_id}`);
+      out.push({ ...e, ...bucketsOf(e.ts, site.timezone), is_pageview: isPageview(e.event_type) });
+    }
+    return out;
+  }
+
+  async function apply(jobs: { job: ClaimedJob; events: BucketedEvent[] }[]): Promise<void> {
+    const started = performance.now();
+    const events = jobs.flatMap((j) => j.events);
+    for (const [site, n] of countBySite(events)) {
+      deps.logger.info(`Processing ${n === 1 ? 'event' : `${n} events`} for site: ${site}`);
+    }
+    const result = await deps.store.applyEvents(events, now());
+    const ms = Math.round(performance.now() - started);
+    deps.logger.info(
+      { jobs: jobs.length, events: events.length, applied: result.applied, duplicates: result.duplicates, ms },
+      events.length === 1 ? 'Event processed successfully' : `${events.length} events processed successfully`,
+    );
+  }
+
+  return async (jobs) => {
+    const results: (Error | null)[] = jobs.map(() => null);
+    const ready: { index: number; job: ClaimedJob; events: BucketedEvent[] }[] = [];
+    for (const [index, job] of jobs.entries()) {
+      try {
+        ready.push({ index, job, events: await prepare(job) });
+      } catch (err) {
+        results[index] = asError(err);
+        deps.logger.error({ job: job.id, attempt: job.attemptsMade + 1 }, `Job failed: ${asError(err).message}`);
+      }
+    }
+    if (ready.length === 0) return results;
+    try {
+      await apply(ready);
+    } catch (err) {
+      if (ready.length === 1) {
+        results[ready[0]!.index] = asError(err);
+        deps.logger.error({ job: ready[0]!.job.id, attempt: ready[0]!.job.attemptsMade + 1 }, `Job failed: ${asError(err).message}`);
+        return results;
+      }
+      deps.logger.warn(`A group of ${ready.length} jobs failed (${asError(err).message}); applying them one by one`);
+      for (const r of ready) {
+        try {
+          await apply([r]);
+        } catch (single) {
+          results[r.index] = asError(single);
+          deps.logger.error({ job: r.job.id, attempt: r.job.attemptsMade + 1 }, `Job failed: ${asError(single).message}`);
+        }
+      }
+    }
+    return results;
+  };
+}
+
+function countBySite(events: BucketedEvent[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const e of events) m.set(e.site_id, (m.get(e.site_id) ?? 0) + 1);
+  return m;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

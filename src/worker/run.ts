@@ -1,0 +1,53 @@
+// Starts a worker: store + queue consumer + daily maintenance. Used by `npm run worker`
+// (its own process) and by `npm start` in embedded mode (a thread of the server process).
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { BullmqEventConsumer } from '../queue/bullmq.js';
+import { EmbeddedEventConsumer } from '../queue/embedded.js';
+import type { EventConsumer } from '../queue/port.js';
+import { openStore } from '../store/index.js';
+import { SiteCache } from '../store/site-cache.js';
+import { createGroupHandler } from './apply.js';
+import { startMaintenanceSchedule } from './schedule.js';
+
+export interface RunningWorker {
+  consumer: EventConsumer;
+  /** Stops taking jobs, finishes the active ones (up to WORKER_SHUTDOWN_TIMEOUT_MS), closes connections. */
+  close(): Promise<void>;
+}
+
+export const embeddedQueueFile = (config: Config) => path.join(config.dataDir, 'analytics.db');
+
+export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  const store = await openStore(config);
+  const sites = new SiteCache(store);
+  await sites.load();
+  sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
+
+  const consumer: EventConsumer =
+    config.queue.kind === 'bullmq'
+      ? new BullmqEventConsumer(config.redis!, config.queue, { flushMaxEvents: config.worker.flushMaxEvents })
+      : new EmbeddedEventConsumer(embeddedQueueFile(config), config.queue, {
+          flushMaxEvents: config.worker.flushMaxEvents,
+          lockMs: config.queue.lockMs,
+        });
+  if (consumer instanceof EmbeddedEventConsumer) consumer.onError = (err) => logger.error({ err }, `Queue error: ${err.message}`);
+  await consumer.start(createGroupHandler({ store, sites, logger }));
+  const schedule = await startMaintenanceSchedule(config, store, logger);
+  logger.info(
+    `Worker started: ${config.queue.kind} queue "${config.queue.name}", ${config.store.kind} store, concurrency ${config.queue.concurrency}`,
+  );
+
+  return {
+    consumer,
+    close: async () => {
+      logger.info('Worker stopping: finishing active jobs');
+      await consumer.close(config.worker.shutdownTimeoutMs);
+      await schedule.close();
+      sites.stop();
+      await store.close();
+      logger.info('Worker stopped');
+    },
+  };
+}
