@@ -1,0 +1,77 @@
+// The group-commit batcher against a scripted queue: its batching and failure rules.
+import { describe, expect, it } from 'vitest';
+import { toQueuedEvent, type QueuedEvent } from '../../src/core/event.js';
+import { EnqueueBatcher } from '../../src/queue/batcher.js';
+import { QueueUnavailableError, type EventQueue } from '../../src/queue/port.js';
+
+class ScriptedQueue implements EventQueue {
+  readonly kind = 'embedded' as const;
+  batches: QueuedEvent[][] = [];
+  pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  auto = true;
+  async enqueue(events: QueuedEvent[]): Promise<void> {
+    this.batches.push(events);
+    if (this.auto) return;
+    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+  }
+  async ping() {}
+  async close() {}
+}
+
+const ev = (n: number) => toQueuedEvent({ site_id: 's', event_type: 'pageview', path: `/${n}`, user_id: 'u' }, n, n);
+
+describe('EnqueueBatcher', () => {
+  it('puts events that arrive together into one job', async () => {
+    const q = new ScriptedQueue();
+    const b = new EnqueueBatcher(q, { maxBatch: 100, timeoutMs: 1000 });
+    await Promise.all([1, 2, 3].map((n) => b.add(ev(n))));
+    expect(q.batches.map((x) => x.length)).toEqual([3]);
+  });
+
+  it('gathers events that arrive while a write is in flight into the next job', async () => {
+    const q = new ScriptedQueue();
+    q.auto = false;
+    const b = new EnqueueBatcher(q, { maxBatch: 100, timeoutMs: 1000 });
+    const first = b.add(ev(1));
+    await new Promise((r) => setImmediate(r));
+    const later = [2, 3, 4].map((n) => b.add(ev(n)));
+    await new Promise((r) => setImmediate(r));
+    expect(q.batches.map((x) => x.length)).toEqual([1]);
+    q.pending.shift()!.resolve();
+    await first;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(q.batches.map((x) => x.length)).toEqual([1, 3]);
+    q.pending.shift()!.resolve();
+    await Promise.all(later);
+  });
+
+  it('never puts more than maxBatch events in one job', async () => {
+    const q = new ScriptedQueue();
+    const b = new EnqueueBatcher(q, { maxBatch: 4, timeoutMs: 1000 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => b.add(ev(i))));
+    expect(q.batches.every((x) => x.length <= 4)).toBe(true);
+    expect(q.batches.flat().map((e) => e.ts).sort((a, c) => a - c)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('fails every request of a batch the queue refused', async () => {
+    const q = new ScriptedQueue();
+    q.auto = false;
+    const b = new EnqueueBatcher(q, { maxBatch: 100, timeoutMs: 1000 });
+    const adds = [1, 2].map((n) => b.add(ev(n)));
+    await new Promise((r) => setImmediate(r));
+    q.pending.shift()!.reject(new Error('READONLY'));
+    for (const a of adds) await expect(a).rejects.toBeInstanceOf(QueueUnavailableError);
+    // The batcher keeps working afterwards.
+    q.auto = true;
+    await expect(b.add(ev(3))).resolves.toBeUndefined();
+  });
+
+  it('answers within the timeout when the queue hangs', async () => {
+    const q = new ScriptedQueue();
+    q.auto = false;
+    const b = new EnqueueBatcher(q, { maxBatch: 100, timeoutMs: 50 });
+    const started = Date.now();
+    await expect(b.add(ev(1))).rejects.toThrow(/no answer in 50 ms/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

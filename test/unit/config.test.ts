@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('defaults to the embedded mode with the spec values', () => {
+    const c = loadConfig({});
+    expect(c.store.kind).toBe('sqlite');
+    expect(c.queue).toMatchObject({
+      kind: 'embedded',
+      name: 'analytics_events',
+      concurrency: 10,
+      rateLimit: { max: 100, durationMs: 1000 },
+      attempts: 5,
+      backoffMs: 2000,
+      keepCompleted: { count: 1000, ageSeconds: 86400 },
+      keepFailed: { count: 5000, ageSeconds: 604800 },
+    });
+    expect(c.ingest.rateLimit).toEqual({ max: 100, windowSeconds: 60 });
+    expect(c.worker.inProcess).toBe(true);
+    expect(c.port).toBe(3000);
+    expect(c.retentionDays).toBe(7);
+  });
+
+  it('selects BullMQ with Redis, and the store by MONGODB_URI, then DATABASE_URL', () => {
+    const redis = loadConfig({ REDIS_HOST: 'localhost', REDIS_PORT: '6380', QUEUE_CONCURRENCY: '4' });
+    expect(redis.queue.kind).toBe('bullmq');
+    expect(redis.redis).toMatchObject({ host: 'localhost', port: 6380 });
+    expect(redis.worker.inProcess).toBe(false);
+    expect(redis.queue.concurrency).toBe(4);
+    expect(loadConfig({ REDIS_URL: 'redis://x:1', RUN_WORKER: 'true' }).worker.inProcess).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://h/db' }).store).toEqual({ kind: 'postgres', url: 'postgres://h/db', schema: 'public' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://h/db', MONGODB_URI: 'mongodb://m/a' }).store.kind).toBe('mongodb');
+  });
+
+  it('refuses invalid values with the variable name', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ QUEUE_CONCURRENCY: '0' })).toThrow(/QUEUE_CONCURRENCY/);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
+    expect(() => loadConfig({ USE_SQS: 'true' })).toThrow(/SQS/);
+  });
+
+  it('turns the rate limit off with RATE_LIMIT_MAX=0', () => {
+    expect(loadConfig({ RATE_LIMIT_MAX: '0' }).ingest.rateLimit.max).toBe(0);
+  });
+});

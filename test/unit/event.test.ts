@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { checkTimestamp, eventInputSchema, isPageview, jobPayloadSchema, newEventId, toQueuedEvent } from '../../src/core/event.js';
+import { fromZod } from '../../src/api/errors.js';
+
+const valid = { site_id: 'my-website', event_type: 'pageview', path: '/home', user_id: 'user-123' };
+
+function details(body: unknown) {
+  const r = eventInputSchema.safeParse(body);
+  if (r.success) return [];
+  return fromZod(r.error).details;
+}
+
+describe('event validation', () => {
+  it('accepts the spec body, with or without a timestamp', () => {
+    expect(eventInputSchema.parse(valid)).toEqual(valid);
+    expect(eventInputSchema.parse({ ...valid, timestamp: '2024-01-15T10:30:00Z', extra: 1 })).toEqual({ ...valid, timestamp: '2024-01-15T10:30:00Z' });
+    expect(eventInputSchema.parse({ ...valid, timestamp: '2024-01-15T10:30:00.123+02:00' }).timestamp).toBe('2024-01-15T10:30:00.123+02:00');
+  });
+
+  it('names each missing field as the spec shows', () => {
+    expect(details({})).toEqual([
+      { field: 'site_id', message: 'site_id is required' },
+      { field: 'event_type', message: 'event_type is required' },
+      { field: 'path', message: 'path is required' },
+      { field: 'user_id', message: 'user_id is required' },
+    ]);
+  });
+
+  it('rejects wrong types, empty and oversized values, bad timestamps and non-objects', () => {
+    expect(details({ ...valid, site_id: 42 })).toEqual([{ field: 'site_id', message: 'site_id must be a string' }]);
+    expect(details({ ...valid, path: '' })).toEqual([{ field: 'path', message: 'path must not be empty' }]);
+    expect(details({ ...valid, path: '/' + 'a'.repeat(2048) })).toEqual([{ field: 'path', message: 'path must be at most 2048 characters' }]);
+    expect(details({ ...valid, timestamp: '2024-01-15 10:30' })[0]?.field).toBe('timestamp');
+    expect(details({ ...valid, timestamp: '2024-01-15T10:30:00' })[0]?.message).toMatch(/timezone/);
+    expect(details([valid])).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
+    expect(details(null)).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
+  });
+
+  it('accepts 2,000-character and unicode paths', () => {
+    expect(eventInputSchema.safeParse({ ...valid, path: '/' + 'é'.repeat(1999) }).success).toBe(true);
+    expect(eventInputSchema.safeParse({ ...valid, path: '/__proto__/$x.y' }).success).toBe(true);
+  });
+});
+
+describe('event timestamps', () => {
+  const now = Date.parse('2024-06-15T12:00:00Z');
+  const limits = { retentionDays: 7, maxFutureSkewMs: 300_000 };
+
+  it('defaults to the time of receipt', () => {
+    expect(checkTimestamp(undefined, now, limits)).toEqual({ ok: true, ts: now });
+  });
+
+  it('accepts late events inside the retention window and small clock skew', () => {
+    expect(checkTimestamp('2024-06-08T12:00:01Z', now, limits)).toEqual({ ok: true, ts: Date.parse('2024-06-08T12:00:01Z') });
+    expect(checkTimestamp('2024-06-15T12:04:59Z', now, limits).ok).toBe(true);
+  });
+
+  it('rejects events older than retention or more than 5 minutes ahead', () => {
+    expect(checkTimestamp('2024-06-08T11:59:59Z', now, limits)).toEqual({ ok: false, message: 'timestamp is older than the retention window of 7 days' });
+    expect(checkTimestamp('2024-06-15T12:05:01Z', now, limits)).toEqual({ ok: false, message: 'timestamp is more than 300 seconds in the future' });
+  });
+});
+
+describe('queued events', () => {
+  it('gets a unique, time-ordered id at ingestion', () => {
+    const a = toQueuedEvent(valid, 1, 2);
+    const b = toQueuedEvent(valid, 1, 2);
+    expect(a.id).not.toBe(b.id);
+    expect(a.id < b.id).toBe(true);
+    expect(a).toMatchObject({ ...valid, ts: 1, received_at: 2 });
+    expect(newEventId()).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('rejects malformed job payloads', () => {
+    expect(jobPayloadSchema.safeParse({ events: [toQueuedEvent(valid, 1, 2)] }).success).toBe(true);
+    expect(jobPayloadSchema.safeParse({ events: [] }).success).toBe(false);
+    expect(jobPayloadSchema.safeParse({ events: [{ ...toQueuedEvent(valid, 1, 2), ts: 'soon' }] }).success).toBe(false);
+    expect(jobPayloadSchema.safeParse('garbage').success).toBe(false);
+  });
+
+  it('counts only pageviews as views', () => {
+    expect(isPageview('pageview')).toBe(true);
+    expect(isPageview('PageView')).toBe(true);
+    expect(isPageview('click')).toBe(false);
+  });
+});
