@@ -40,7 +40,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
-    await subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    // Not awaited: with Redis down the API still starts (and answers 503 for events); ioredis
+    // subscribes once it connects, and the periodic refresh covers anything missed meanwhile.
+    subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
     subscriber.on('message', (_ch, siteId: string) => {
       sites.refreshSite(siteId).catch((err) => logger.warn({ err }, `Could not load announced site ${siteId}`));
     });
@@ -48,7 +50,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await redis!.publish(channel, siteId);
     };
   } else {
-    queue = new EmbeddedEventQueue(embeddedQueueFile(config));
+    queue = new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs);
   }
 
   const ctx: ApiContext = {

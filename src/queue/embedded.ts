@@ -51,8 +51,10 @@ export class EmbeddedEventQueue implements EventQueue {
   private insert: Database.Statement;
   private channel: BroadcastChannel;
 
-  constructor(file: string) {
+  /** `busyTimeoutMs` bounds how long a request may wait for the worker's write lock. */
+  constructor(file: string, busyTimeoutMs?: number) {
     this.db = openQueueDb(file);
+    if (busyTimeoutMs !== undefined) this.db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
     this.insert = this.db.prepare(
       `INSERT INTO queue_jobs (batch_id, payload, event_count, state, run_at_ms, created_at_ms)
        VALUES (?, ?, ?, 'waiting', ?, ?)`,
