@@ -34,10 +34,11 @@ export class Proc {
     return this.lines.join('\n');
   }
 
-  async waitForLine(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  /** Waits for a line matching `pattern`, among the lines from index `from` on. */
+  async waitForLine(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<RegExpMatchArray> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      for (const line of this.lines) {
+      for (const line of this.lines.slice(from)) {
         const m = pattern.exec(line);
         if (m) return m;
       }

@@ -1,0 +1,227 @@
+// Events through the real API, the real queue and the real worker into exact statistics —
+// in every deployment shape: embedded, BullMQ + SQLite, BullMQ + PostgreSQL. Also: worker logs,
+// retries after a store failure, replayed jobs, and the cron.
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { newEventId, type QueuedEvent } from '../src/core/event.js';
+import { addDays, localDay } from '../src/core/time.js';
+import { BullmqEventQueue } from '../src/queue/bullmq.js';
+import { EmbeddedEventQueue } from '../src/queue/embedded.js';
+import type { EventQueue } from '../src/queue/port.js';
+import { openStore } from '../src/store/index.js';
+import { POSTGRES_URL, REDIS_URL, serviceAvailable, uniqueName } from './helpers/services.js';
+import { dropSchema } from './helpers/stores.js';
+import { CRON_ENTRY, System, sleep, spawnNode, type Mode, type SiteKeys } from './helpers/system.js';
+
+const redisUp = await serviceAvailable('Redis', REDIS_URL);
+const pgUp = await serviceAvailable('PostgreSQL', POSTGRES_URL);
+
+interface Shape {
+  name: string;
+  mode: Mode;
+  store: 'sqlite' | 'postgres';
+}
+const shapes: Shape[] = [
+  { name: 'embedded queue + SQLite', mode: 'embedded', store: 'sqlite' },
+  ...(redisUp ? [{ name: 'BullMQ + SQLite', mode: 'bullmq' as const, store: 'sqlite' as const }] : []),
+  ...(redisUp && pgUp ? [{ name: 'BullMQ + PostgreSQL', mode: 'bullmq' as const, store: 'postgres' as const }] : []),
+];
+
+/** 12 paths with 1..12 views, three awkward paths, 23 viewers, 2 visitors who only sign up. */
+function dataset(siteId: string) {
+  const events: Record<string, unknown>[] = [];
+  let n = 0;
+  for (let i = 0; i < 12; i++) {
+    for (let k = 0; k <= i; k++) events.push({ site_id: siteId, event_type: 'pageview', path: `/p${String(i).padStart(2, '0')}`, user_id: `u${n++ % 23}` });
+  }
+  for (const p of ['/a.b', '/$x', '/__proto__']) events.push({ site_id: siteId, event_type: 'pageview', path: p, user_id: `u${n++ % 23}` });
+  events.push({ site_id: siteId, event_type: 'signup', path: '/signup', user_id: 'c1' });
+  events.push({ site_id: siteId, event_type: 'signup', path: '/signup', user_id: 'c2' });
+  return events;
+}
+const EXPECTED_TOP = Array.from({ length: 10 }, (_, i) => ({ path: `/p${String(11 - i).padStart(2, '0')}`, views: 12 - i }));
+
+describe.each(shapes)('end to end: $name', (shape) => {
+  let sys: System;
+  let site: SiteKeys;
+  let schema: string | undefined;
+  const TZ = 'America/New_York';
+
+  beforeAll(async () => {
+    schema = shape.store === 'postgres' ? uniqueName('flow') : undefined;
+    sys = await System.start({
+      mode: shape.mode,
+      env: { JOB_BACKOFF_MS: '300', ...(schema ? { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema } : {}) },
+    });
+    site = await sys.createSite('Flow Site', TZ);
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    if (schema) await dropSchema(schema);
+  });
+
+  const day = () => localDay(Date.now(), TZ);
+
+  it('turns concurrent events into exact totals, uniques and top 10', async () => {
+    const events = dataset(site.site_id);
+    for (let i = 0; i < events.length; i += 25) {
+      const codes = await Promise.all(events.slice(i, i + 25).map((e) => sys.sendEvent(site, e).then((r) => r.status)));
+      expect(new Set(codes)).toEqual(new Set([202]));
+    }
+    const data = await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views + d.unique_users_count >= 81 + 25);
+    expect(data).toEqual({ site_id: site.site_id, date: day(), total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
+
+    const last24h = (await sys.stats(site)).json.data;
+    expect(last24h).toMatchObject({ total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
+    const range = (await sys.stats(site, `&from=${addDays(day(), -1)}&to=${day()}`)).json.data;
+    expect(range).toMatchObject({ total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
+    expect(range.series).toEqual([
+      { date: addDays(day(), -1), views: 0, unique_users: 0 },
+      { date: day(), views: 81, unique_users: 25 },
+    ]);
+    // Nothing more arrives later: every event was counted once.
+    await sleep(500);
+    expect((await sys.stats(site, `&date=${day()}`)).json.data.total_views).toBe(81);
+  });
+
+  const totals = async () => {
+    const d = (await sys.stats(site, `&date=${day()}`)).json.data;
+    return { views: d.total_views as number, uniques: d.unique_users_count as number };
+  };
+
+  it('logs what the spec shows for each processed event', async () => {
+    const logs = shape.mode === 'embedded' ? sys.api : sys.workers[0]!;
+    const base = await totals();
+    const from = logs.lines.length;
+    expect((await sys.sendEvent(site, { site_id: site.site_id, event_type: 'pageview', path: '/log', user_id: 'logger' })).status).toBe(202);
+    await logs.waitForLine(/Event processed successfully/, 20_000, from);
+    const lines = logs.lines.slice(from).join('\n');
+    expect(lines).toMatch(new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\] INFO: Processing event for site: ${site.site_id}$`, 'm'));
+    expect(lines).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] INFO: Event processed successfully/m);
+    await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views === base.views + 1);
+  });
+
+  it('counts a replayed job once', async () => {
+    const config = loadConfig(sys.env);
+    const producer: EventQueue =
+      shape.mode === 'bullmq' ? new BullmqEventQueue(config.redis!, config.queue) : new EmbeddedEventQueue(path.join(sys.env.DATA_DIR!, 'analytics.db'));
+    try {
+      if (producer instanceof BullmqEventQueue) await producer.queue.waitUntilReady();
+      const base = await totals();
+      const now = Date.now();
+      const job: QueuedEvent[] = [1, 2, 3].map((i) => ({
+        id: newEventId(),
+        site_id: site.site_id,
+        event_type: 'pageview',
+        path: '/replayed',
+        user_id: `r${i}`,
+        ts: now,
+        received_at: now,
+      }));
+      await producer.enqueue(job);
+      await producer.enqueue(job); // the same events again, as a crash-replay would deliver them
+      await producer.enqueue(job.slice(1));
+      // A marker job queued last: once it is counted, the replays before it were processed.
+      await producer.enqueue([{ ...job[0]!, id: newEventId(), path: '/marker', user_id: 'r1' }]);
+      await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views >= base.views + 4);
+      await sleep(500);
+      expect(await totals()).toEqual({ views: base.views + 4, uniques: base.uniques + 3 });
+      const range = (await sys.stats(site, `&from=${day()}&to=${day()}`)).json.data;
+      expect(range.total_views).toBe(base.views + 4);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('retries after a store failure with backoff and then counts the event exactly once', async () => {
+    const logs = shape.mode === 'embedded' ? sys.api : sys.workers[0]!;
+    const rename = async (from: string, to: string) => {
+      if (shape.store === 'postgres') {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`alter table "${schema}".${from} rename to ${to}`);
+        await client.end();
+      } else {
+        const db = new Database(path.join(sys.env.DATA_DIR!, 'analytics.db'));
+        db.pragma('busy_timeout = 10000');
+        db.exec(`ALTER TABLE ${from} RENAME TO ${to}`);
+        db.close();
+      }
+    };
+    const base = await totals();
+    // The failure comes midway through the transaction: raw event and visitor rows are already written.
+    await rename('daily_paths', 'daily_paths_away');
+    const from = logs.lines.length;
+    try {
+      expect((await sys.sendEvent(site, { site_id: site.site_id, event_type: 'pageview', path: '/after-outage', user_id: 'patient' })).status).toBe(202);
+      const failures = () => logs.lines.slice(from).filter((l) => /Job failed: .*daily_paths/.test(l));
+      for (let i = 0; failures().length < 2; i++) {
+        if (i > 200) throw new Error(`no retries seen:\n${logs.lines.slice(from).join('\n')}`);
+        await sleep(50);
+      }
+      expect(failures()[0]).toMatch(/"attempt":1/);
+      expect(failures()[1]).toMatch(/"attempt":2/);
+    } finally {
+      await rename('daily_paths_away', 'daily_paths');
+    }
+    await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views === base.views + 1);
+    await sleep(1000);
+    expect(await totals()).toEqual({ views: base.views + 1, uniques: base.uniques + 1 });
+    const last24h = (await sys.stats(site)).json.data;
+    expect(last24h.total_views).toBe(base.views + 1);
+  });
+
+  it('runs the cron: deletes only old raw events and pre-creates today and tomorrow', async () => {
+    const config = loadConfig(sys.env);
+    const store = await openStore(config);
+    try {
+      const old = Date.now() - 8 * 86_400_000;
+      const before = await store.countEvents(site.site_id);
+      const siteRow = (await store.getSite(site.site_id))!;
+      const { bucketsOf } = await import('../src/core/time.js');
+      await store.applyEvents(
+        [0, 1].map((i) => ({
+          id: newEventId(),
+          site_id: site.site_id,
+          event_type: 'pageview',
+          path: '/ancient',
+          user_id: `old${i}`,
+          ts: old,
+          received_at: old,
+          ...bucketsOf(old, siteRow.timezone),
+          is_pageview: true,
+        })),
+        Date.now(),
+      );
+      expect(await store.countEvents(site.site_id)).toBe(before + 2);
+      const cron = spawnNode(CRON_ENTRY, sys.env, 'cron');
+      expect(await cron.exited).toBe(0);
+      expect(cron.output()).toMatch(/Maintenance done: deleted 2 events older than 7 days/);
+      expect(await store.countEvents(site.site_id)).toBe(before);
+      const tomorrow = addDays(day(), 1);
+      expect(await store.dailyTotals(site.site_id, tomorrow, tomorrow)).toEqual([{ day: tomorrow, views: 0, uniques: 0 }]);
+      // Rollups of the old day stay.
+      const oldDay = localDay(old, TZ);
+      expect((await sys.stats(site, `&date=${oldDay}`)).json.data.total_views).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('site creation without ADMIN_TOKEN', () => {
+  it('is open for local use, and reading still needs the read key', async () => {
+    const sys = await System.start({ mode: 'embedded' });
+    try {
+      const site = await sys.createSite('Open Site');
+      expect(site.site_id).toBe('open-site');
+      expect((await sys.request('GET', `/api/stats?site_id=${site.site_id}`)).status).toBe(401);
+      expect((await sys.stats(site)).status).toBe(200);
+    } finally {
+      await sys.stop();
+    }
+  });
+});
