@@ -14,8 +14,12 @@ export async function openStore(config: Config): Promise<AnalyticsStore> {
     case 'postgres':
       store = openPostgresStore(c.url, { schema: c.schema });
       break;
-    case 'mongodb':
-      throw new Error('MongoDB adapter: in progress');
+    case 'mongodb': {
+      // Loaded on demand: deployments on SQLite or PostgreSQL never load the MongoDB driver.
+      const { openMongoStore } = await import('./mongo/store.js');
+      store = await openMongoStore(c.uri);
+      break;
+    }
   }
   await store.migrate();
   return store;

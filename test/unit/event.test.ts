@@ -7,7 +7,7 @@ const valid = { site_id: 'my-website', event_type: 'pageview', path: '/home', us
 function details(body: unknown) {
   const r = eventInputSchema.safeParse(body);
   if (r.success) return [];
-  return fromZod(r.error).details;
+  return fromZod(r.error).details ?? [];
 }
 
 describe('event validation', () => {

@@ -131,6 +131,6 @@ export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
  */
 export async function createIndexes(c: Collections): Promise<void> {
   for (const [name, indexes] of Object.entries(INDEXES) as [keyof Collections, IndexDescription[]][]) {
-    await (c[name] as Collection).createIndexes(indexes);
+    await (c[name] as unknown as Collection).createIndexes(indexes);
   }
 }
