@@ -1,6 +1,6 @@
 // The event as a client sends it, and the event as it travels through the queue.
 import { z } from 'zod';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './id.js';
 
 const MAX_PATH_LENGTH = 2048;
 
@@ -38,7 +38,7 @@ export type EventInput = z.infer<typeof eventInputSchema>;
 
 /** An accepted event: what the API puts on the queue and the worker applies. */
 export const queuedEventSchema = z.object({
-  id: z.string().min(1).max(64),
+  id: z.uuid(),
   site_id: z.string().min(1).max(64),
   event_type: z.string().min(1).max(64),
   path: z.string().min(1).max(MAX_PATH_LENGTH),

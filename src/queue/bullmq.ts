@@ -1,7 +1,7 @@
 // The production queue: BullMQ on Redis. One job carries the events of one ingestion batch.
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../core/id.js';
 import type { Config } from '../config.js';
 import type { QueuedEvent } from '../core/event.js';
 import { createFailFastRedis, createRedis, type RedisConfig } from './redis.js';
@@ -63,9 +63,20 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** Waiting jobs read per look at the queue when a group has room left. */
+const SCAN_WAITING = 200;
+
 /**
- * BullMQ runs one job per concurrency slot; jobs active at the same time share one store
- * transaction here. A job completes only after the transaction that applied it has committed.
+ * BullMQ runs one job per concurrency slot, and the limiter (QUEUE_RATE_LIMIT_MAX jobs per
+ * QUEUE_RATE_LIMIT_DURATION_MS) counts every job a worker takes. Two things keep that from capping
+ * event throughput:
+ *  - jobs active at the same time share one store transaction;
+ *  - a group with room left also takes jobs still waiting in the queue (newest first, first
+ *    attempts only), applies them in the same transaction, and removes them once it committed.
+ *    So under a backlog each limiter slot applies up to WORKER_FLUSH_MAX_EVENTS events.
+ * A job completes (or is removed) only after the transaction that applied it has committed. A job
+ * that another worker takes at the same moment is applied twice and counted once: applying is
+ * idempotent per event id.
  */
 export class BullmqEventConsumer implements EventConsumer {
   private worker: Worker | undefined;
@@ -75,6 +86,12 @@ export class BullmqEventConsumer implements EventConsumer {
   private timer: NodeJS.Timeout | undefined;
   private handler: GroupHandler | undefined;
   private closing = false;
+  private scanning = false;
+  /** Waiting jobs this worker took along in a group: id -> whether they were applied. */
+  private taken = new Map<string, Promise<boolean>>();
+  private flushes = new Set<Promise<void>>();
+  /** Jobs taken from the waiting list so far (for the bench and the logs). */
+  readonly stats = { groups: 0, claimed: 0, taken: 0 };
 
   constructor(
     redisConfig: RedisConfig,
@@ -103,18 +120,18 @@ export class BullmqEventConsumer implements EventConsumer {
     await this.worker.waitUntilReady();
   }
 
-  /** The worker, for event listeners (failed, completed…). */
-  get bullWorker(): Worker | undefined {
-    return this.worker;
-  }
-
-  private submit(job: Job): Promise<void> {
+  private async submit(job: Job): Promise<void> {
+    // Already applied as part of another group of this worker: nothing left to do.
+    const taken = this.taken.get(String(job.id));
+    if (taken && (await taken)) return;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
       const events = this.pending.reduce((n, p) => n + eventCount(p.job.data), 0);
-      // Flush when no more jobs can join (every slot is waiting) or the group is large enough;
-      // otherwise linger briefly so jobs fetched a moment later share the transaction.
-      if (this.closing || this.pending.length >= this.q.concurrency || events >= this.opts.flushMaxEvents) this.flush();
+      // Flush once half the slots wait (the other half gathers the next group while this one is
+      // written) or the group is large enough; otherwise linger briefly so jobs fetched a moment
+      // later share the transaction.
+      const half = Math.max(1, Math.floor(this.q.concurrency / 2));
+      if (this.closing || this.pending.length >= half || events >= this.opts.flushMaxEvents) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.lingerMs ?? 5);
     });
   }
@@ -124,11 +141,58 @@ export class BullmqEventConsumer implements EventConsumer {
     this.timer = undefined;
     const group = this.pending.splice(0);
     if (group.length === 0) return;
-    const jobs: ClaimedJob[] = group.map((p) => ({ id: String(p.job.id), data: p.job.data, attemptsMade: p.job.attemptsMade }));
-    this.handler!(jobs).then(
-      (results) => results.forEach((err, i) => (err ? group[i]!.reject(err) : group[i]!.resolve())),
-      (err: Error) => group.forEach((p) => p.reject(err)),
+    const run = this.applyGroup(group).finally(() => this.flushes.delete(run));
+    this.flushes.add(run);
+  }
+
+  private async applyGroup(group: Pending[]): Promise<void> {
+    const room = this.opts.flushMaxEvents - group.reduce((n, p) => n + eventCount(p.job.data), 0);
+    const extra = room > 0 && !this.closing ? await this.takeWaiting(room) : [];
+    const outcomes = new Map<string, (ok: boolean) => void>();
+    for (const job of extra) this.taken.set(String(job.id), new Promise((r) => outcomes.set(String(job.id), r)));
+    const jobs = [...group.map((p) => p.job), ...extra];
+    this.stats.groups++;
+    this.stats.claimed += group.length;
+    this.stats.taken += extra.length;
+    let results: (Error | null)[];
+    try {
+      results = await this.handler!(jobs.map((j) => ({ id: String(j.id), data: j.data, attemptsMade: j.attemptsMade })));
+    } catch (err) {
+      results = jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
+    }
+    group.forEach((p, i) => (results[i] ? p.reject(results[i]!) : p.resolve()));
+    await Promise.all(
+      extra.map(async (job, i) => {
+        const ok = !results[group.length + i];
+        // Applied: leave the queue. A job another worker holds meanwhile is locked and stays (it counts once anyway).
+        if (ok) await this.queue.remove(String(job.id)).catch(() => 0);
+        outcomes.get(String(job.id))!(ok);
+        this.taken.delete(String(job.id));
+      }),
     );
+  }
+
+  /** Waiting jobs on their first attempt, up to `room` events; one look at a time per worker. */
+  private async takeWaiting(room: number): Promise<Job[]> {
+    if (this.scanning) return [];
+    this.scanning = true;
+    try {
+      const waiting = await this.queue.getJobs(['wait'], 0, SCAN_WAITING - 1, false);
+      const out: Job[] = [];
+      let events = 0;
+      for (const job of waiting) {
+        if (job.name !== JOB_NAME || job.attemptsMade > 0 || this.taken.has(String(job.id))) continue;
+        const n = eventCount(job.data);
+        if (events + n > room) break;
+        out.push(job);
+        events += n;
+      }
+      return out;
+    } catch {
+      return []; // taking along is an optimisation; the jobs stay queued
+    } finally {
+      this.scanning = false;
+    }
   }
 
   async counts(): Promise<QueueCounts> {
@@ -147,6 +211,7 @@ export class BullmqEventConsumer implements EventConsumer {
       // Past the deadline, unfinished jobs are left to BullMQ's stalled-job recovery.
       if (result === 'timeout') await this.worker.close(true);
     }
+    await Promise.race([Promise.all(this.flushes), new Promise((r) => setTimeout(r, 1000))]);
     await this.queue.close().catch(() => {});
     this.connection.disconnect();
   }

@@ -3,7 +3,7 @@
 // Several processes may produce and consume on the same file; SQLite serialises the writes.
 import { BroadcastChannel } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../core/id.js';
 import type { Config } from '../config.js';
 import type { QueuedEvent } from '../core/event.js';
 import { openSqliteFile } from '../store/sql/sqlite.js';

@@ -67,6 +67,7 @@ export interface HourlyStatsTable {
   hour_ms: number;
   total_views: number;
   unique_users: number;
+  created_at_ms: number;
   updated_at_ms: number;
 }
 
@@ -132,7 +133,8 @@ const migrations: Migration[] = [
     await db.schema
       .createTable('events')
       .ifNotExists()
-      .addColumn('event_id', 'text', (c) => c.primaryKey())
+      // PostgreSQL stores the UUIDv7 ids natively (16 bytes): a smaller, faster primary key.
+      .addColumn('event_id', dialect === 'postgres' ? 'uuid' : 'text', (c) => c.primaryKey())
       .addColumn('site_id', 'text', (c) => c.notNull())
       .addColumn('event_type', 'text', (c) => c.notNull())
       .addColumn('path', 'text', (c) => c.notNull())
@@ -204,6 +206,7 @@ const migrations: Migration[] = [
       .addColumn('hour_ms', 'bigint', (c) => c.notNull())
       .addColumn('total_views', 'bigint', (c) => c.notNull().defaultTo(0))
       .addColumn('unique_users', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
       .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('hourly_stats_pk', ['site_id', 'hour_ms'])
       .modifyEnd(clustered(dialect))
