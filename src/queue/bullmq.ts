@@ -89,6 +89,8 @@ export class BullmqEventConsumer implements EventConsumer {
   private scanning = false;
   /** Waiting jobs this worker took along in a group: id -> whether they were applied. */
   private taken = new Map<string, Promise<boolean>>();
+  /** Jobs this worker claimed and has not finished. */
+  private held = new Set<string>();
   private flushes = new Set<Promise<void>>();
   /** Jobs taken from the waiting list so far (for the bench and the logs). */
   readonly stats = { groups: 0, claimed: 0, taken: 0 };
@@ -124,6 +126,15 @@ export class BullmqEventConsumer implements EventConsumer {
     // Already applied as part of another group of this worker: nothing left to do.
     const taken = this.taken.get(String(job.id));
     if (taken && (await taken)) return;
+    this.held.add(String(job.id));
+    try {
+      await this.join(job);
+    } finally {
+      this.held.delete(String(job.id));
+    }
+  }
+
+  private join(job: Job): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
       const events = this.pending.reduce((n, p) => n + eventCount(p.job.data), 0);
@@ -181,7 +192,9 @@ export class BullmqEventConsumer implements EventConsumer {
       const out: Job[] = [];
       let events = 0;
       for (const job of waiting) {
-        if (job.name !== JOB_NAME || job.attemptsMade > 0 || this.taken.has(String(job.id))) continue;
+        // Only jobs still untouched: not started anywhere (processedOn), not held by this worker.
+        const id = String(job.id);
+        if (job.name !== JOB_NAME || job.attemptsMade > 0 || job.processedOn || this.taken.has(id) || this.held.has(id)) continue;
         const n = eventCount(job.data);
         if (events + n > room) break;
         out.push(job);
