@@ -92,6 +92,7 @@ export class BullmqEventConsumer implements EventConsumer {
   /** Jobs this worker claimed and has not finished. */
   private held = new Set<string>();
   private flushes = new Set<Promise<void>>();
+  private takeAfter = 0;
   /** Jobs taken from the waiting list so far (for the bench and the logs). */
   readonly stats = { groups: 0, claimed: 0, taken: 0 };
 
@@ -158,7 +159,8 @@ export class BullmqEventConsumer implements EventConsumer {
 
   private async applyGroup(group: Pending[]): Promise<void> {
     const room = this.opts.flushMaxEvents - group.reduce((n, p) => n + eventCount(p.job.data), 0);
-    const extra = room > 0 && !this.closing ? await this.takeWaiting(room) : [];
+    // After a failed group (the store is down?) only claimed jobs run, at the pace of their backoff.
+    const extra = room > 0 && !this.closing && Date.now() >= this.takeAfter ? await this.takeWaiting(room) : [];
     const outcomes = new Map<string, (ok: boolean) => void>();
     for (const job of extra) this.taken.set(String(job.id), new Promise((r) => outcomes.set(String(job.id), r)));
     const jobs = [...group.map((p) => p.job), ...extra];
@@ -171,6 +173,7 @@ export class BullmqEventConsumer implements EventConsumer {
     } catch (err) {
       results = jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
     }
+    if (results.some((r) => r !== null)) this.takeAfter = Date.now() + Math.max(1000, this.q.backoffMs);
     group.forEach((p, i) => (results[i] ? p.reject(results[i]!) : p.resolve()));
     await Promise.all(
       extra.map(async (job, i) => {

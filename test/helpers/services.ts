@@ -1,24 +1,12 @@
 // Reaching the real services the tests need. In CI (CI=true) an unreachable service fails the
 // test loudly; elsewhere the suite is skipped with a printed reason.
-import net from 'node:net';
+import { canConnect } from './wait.js';
+
+export { canConnect };
 
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-export function canConnect(url: string, timeoutMs = 1000): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname, port: Number(port) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 /**
  * Whether a suite that needs `url` can run. Throws in CI when the service is down; prints the

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REDIS_URL, uniqueName } from './services.js';
 import { tempDir } from './stores.js';
+import { sleep } from './wait.js';
+
+export { sleep };
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const API_ENTRY = path.join(ROOT, 'dist/src/main.js');
@@ -73,7 +76,7 @@ export function spawnNode(entry: string, env: Record<string, string>, name: stri
 export interface SystemOptions {
   mode: Mode;
   env?: Record<string, string>;
-  /** BullMQ mode: how many worker processes to start (default 1). */
+  /** Worker processes to start (default: 1 with BullMQ, 0 embedded where `npm start` runs one in a thread). */
   workers?: number;
 }
 
@@ -106,7 +109,8 @@ export class System {
     };
     const system = new System(env, opts.mode);
     await system.startApi();
-    if (opts.mode === 'bullmq') for (let i = 0; i < (opts.workers ?? 1); i++) await system.startWorker();
+    const workers = opts.workers ?? (opts.mode === 'bullmq' ? 1 : 0);
+    for (let i = 0; i < workers; i++) await system.startWorker();
     return system;
   }
 
@@ -114,7 +118,7 @@ export class System {
     this.api = spawnNode(API_ENTRY, { ...this.env, ...extraEnv }, 'api');
     const m = await this.api.waitForLine(/API listening on (http:\/\/\S+)/);
     this.url = m[1]!;
-    if (this.mode === 'embedded') await this.api.waitForLine(/Worker started/);
+    if (this.mode === 'embedded' && { ...this.env, ...extraEnv }.RUN_WORKER !== 'false') await this.api.waitForLine(/Worker started/);
     return this.api;
   }
 
@@ -174,10 +178,6 @@ export class System {
       await sleep(100);
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export const today = () => new Date().toISOString().slice(0, 10);
