@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { newEventId, type QueuedEvent } from '../src/core/event.js';
-import { addDays, localDay } from '../src/core/time.js';
+import { addDays, hourStart, localDay, toLocalIso } from '../src/core/time.js';
 import { BullmqEventQueue } from '../src/queue/bullmq.js';
 import { EmbeddedEventQueue } from '../src/queue/embedded.js';
 import type { EventQueue } from '../src/queue/port.js';
@@ -172,6 +172,20 @@ describe.each(shapes)('end to end: $name', (shape) => {
     expect(await totals()).toEqual({ views: base.views + 1, uniques: base.uniques + 1 });
     const last24h = (await sys.stats(site)).json.data;
     expect(last24h.total_views).toBe(base.views + 1);
+  });
+
+  it('puts a late event (3 days old) in its own local day and hour', async () => {
+    const ts = Date.now() - 3 * 86_400_000;
+    const lateDay = localDay(ts, TZ);
+    const before = (await sys.stats(site, `&date=${lateDay}`)).json.data.total_views;
+    const res = await sys.sendEvent(site, { site_id: site.site_id, event_type: 'pageview', path: '/late', user_id: 'late-visitor', timestamp: new Date(ts).toISOString() });
+    expect(res.status).toBe(202);
+    const data = await sys.statsWhen(site, `&date=${lateDay}`, (d) => d.total_views === before + 1);
+    expect(data.top_paths).toContainEqual({ path: '/late', views: 1 });
+    const hourly = (await sys.stats(site, `&from=${lateDay}&to=${lateDay}&granularity=hour`)).json.data;
+    const hour = toLocalIso(hourStart(ts, TZ), TZ);
+    expect(hourly.series.find((p: { hour: string }) => p.hour === hour)).toMatchObject({ views: 1, unique_users: 1 });
+    expect(hourly.series.reduce((n: number, p: { views: number }) => n + p.views, 0)).toBe(before + 1);
   });
 
   it('runs the cron: deletes only old raw events and pre-creates today and tomorrow', async () => {
