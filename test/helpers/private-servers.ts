@@ -30,10 +30,12 @@ async function waitUp(url: string, up: boolean, timeoutMs = 15_000): Promise<voi
 export class PrivateRedis {
   private proc: ChildProcess | undefined;
   readonly dir = tempDir('analytics-redis-');
-  constructor(readonly port: number) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
+  /** `durable: false` turns persistence off (benchmarks measure the software, not the disk). */
+  constructor(readonly port: number, private durable = true) {}
+
+  static async start(opts: { durable?: boolean } = {}): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort(), opts.durable ?? true);
     await r.start();
     return r;
   }
@@ -49,7 +51,10 @@ export class PrivateRedis {
   async start(): Promise<void> {
     this.proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction'],
+        ...(this.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: 'ignore' },
     );
     await waitUp(this.url, true);
