@@ -93,6 +93,27 @@ export function queueContract(name: string, open: (settings: Config['queue']) =>
       expect(await consumer.counts()).toMatchObject({ failed: 1, completed: 0, waiting: 0 });
     });
 
+    it('queues failed jobs again on request (after an outage longer than the retry budget)', async () => {
+      const { producer, consumer } = await setup(queueSettings({ attempts: 2, backoffMs: 50 }));
+      let storeUp = false;
+      const applied: number[] = [];
+      await consumer.start(async (jobs) =>
+        jobs.map((j) => {
+          if (!storeUp) return new Error('store down');
+          applied.push(...(j.data as JobPayload).events.map((e) => e.ts));
+          return null;
+        }),
+      );
+      await producer.enqueue([ev(7)]);
+      await until(async () => (await consumer.counts()).failed === 1);
+      storeUp = true;
+      expect(await consumer.retryFailed()).toBe(1);
+      await until(() => applied.includes(7));
+      await until(async () => (await consumer.counts()).completed === 1);
+      expect(await consumer.counts()).toMatchObject({ failed: 0, waiting: 0 });
+      expect(await consumer.retryFailed()).toBe(0);
+    });
+
     it('lets a job succeed after failures and keeps its neighbours unaffected', async () => {
       const { producer, consumer } = await setup(queueSettings({ attempts: 5, backoffMs: 50 }));
       const calls = new Map<string, number>();

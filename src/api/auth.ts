@@ -27,10 +27,15 @@ export function requireAdmin(req: FastifyRequest, adminToken: string | undefined
   if (!isAdminToken(token, adminToken)) throw new ApiError(403, 'Forbidden', 'Invalid admin token');
 }
 
-/** The site whose ingestion key the request carries. */
+/**
+ * The site whose ingestion key the request carries: the x-api-key header, or the `api_key` query
+ * parameter for navigator.sendBeacon, which cannot set headers (the key is public anyway).
+ */
 export function ingestSite(req: FastifyRequest, sites: SiteCache): Site {
-  const key = req.headers['x-api-key'];
-  if (typeof key !== 'string' || key === '') throw new ApiError(401, 'Unauthorized', 'Missing x-api-key header');
+  const header = req.headers['x-api-key'];
+  const query = (req.query as { api_key?: unknown } | undefined)?.api_key;
+  const key = typeof header === 'string' && header !== '' ? header : typeof query === 'string' ? query : undefined;
+  if (!key) throw new ApiError(401, 'Unauthorized', 'Missing x-api-key header');
   const site = sites.byApiKeyHash(hashKey(key));
   if (!site) throw new ApiError(401, 'Unauthorized', 'Invalid API key');
   return site;

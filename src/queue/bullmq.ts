@@ -216,6 +216,12 @@ export class BullmqEventConsumer implements EventConsumer {
     return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0 };
   }
 
+  async retryFailed(): Promise<number> {
+    const failed = await this.queue.getFailedCount();
+    if (failed > 0) await this.queue.retryJobs({ state: 'failed', count: 1000 });
+    return failed;
+  }
+
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
     this.flush();

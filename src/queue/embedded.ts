@@ -261,6 +261,16 @@ export class EmbeddedEventConsumer implements EventConsumer {
     return { waiting: get('waiting'), active: get('active'), delayed: get('delayed'), completed: get('completed'), failed: get('failed') };
   }
 
+  async retryFailed(): Promise<number> {
+    const res = this.db
+      .prepare(
+        `UPDATE queue_jobs SET state = 'waiting', attempts_made = 0, stalled_count = 0, run_at_ms = ?, failed_reason = NULL, finished_at_ms = NULL
+         WHERE state = 'failed'`,
+      )
+      .run(Date.now());
+    return res.changes;
+  }
+
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
     this.wake?.();

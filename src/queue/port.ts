@@ -34,6 +34,8 @@ export interface EventConsumer {
   /** Stops taking jobs and waits for the active ones; gives up after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
   counts(): Promise<QueueCounts>;
+  /** Moves every failed job back to waiting with fresh attempts; returns how many. */
+  retryFailed(): Promise<number>;
 }
 
 export class QueueUnavailableError extends Error {
@@ -42,7 +44,10 @@ export class QueueUnavailableError extends Error {
   }
 }
 
-/** Exponential backoff of the spec: base, 2×base, 4×base… (2, 4, 8, 16, 32 s by default). */
+/**
+ * Exponential backoff: the wait after failed attempt k is base × 2^(k-1) — 2, 4, 8, 16 s between the
+ * spec's 5 attempts (its list's fifth delay, 32 s, would only come before a sixth attempt).
+ */
 export function backoffDelay(baseMs: number, attemptsMade: number): number {
   return baseMs * 2 ** Math.max(0, attemptsMade - 1);
 }

@@ -14,6 +14,8 @@ export interface ApplyDeps {
   store: AnalyticsStore;
   sites: SiteCache;
   logger: Logger;
+  /** JOB_ATTEMPTS: a failure of the last attempt leaves the job in the failed set. */
+  attempts: number;
   now?: () => number;
 }
 
@@ -49,6 +51,18 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     );
   }
 
+  function failed(job: ClaimedJob, err: Error): Error {
+    const attempt = job.attemptsMade + 1;
+    deps.logger.error({ job: job.id, attempt }, `Job failed: ${err.message}`);
+    if (attempt >= deps.attempts) {
+      deps.logger.error(
+        { job: job.id },
+        `Job ${job.id} failed ${attempt} times and stays in the failed set; once the cause is fixed, \`npm run queue:retry-failed\` queues it again`,
+      );
+    }
+    return err;
+  }
+
   return async (jobs) => {
     const results: (Error | null)[] = jobs.map(() => null);
     const ready: { index: number; job: ClaimedJob; events: BucketedEvent[] }[] = [];
@@ -56,8 +70,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
       try {
         ready.push({ index, job, events: await prepare(job) });
       } catch (err) {
-        results[index] = asError(err);
-        deps.logger.error({ job: job.id, attempt: job.attemptsMade + 1 }, `Job failed: ${asError(err).message}`);
+        results[index] = failed(job, asError(err));
       }
     }
     if (ready.length === 0) return results;
@@ -65,8 +78,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
       await apply(ready);
     } catch (err) {
       if (ready.length === 1) {
-        results[ready[0]!.index] = asError(err);
-        deps.logger.error({ job: ready[0]!.job.id, attempt: ready[0]!.job.attemptsMade + 1 }, `Job failed: ${asError(err).message}`);
+        results[ready[0]!.index] = failed(ready[0]!.job, asError(err));
         return results;
       }
       deps.logger.warn(`A group of ${ready.length} jobs failed (${asError(err).message}); applying them one by one`);
@@ -74,8 +86,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
         try {
           await apply([r]);
         } catch (single) {
-          results[r.index] = asError(single);
-          deps.logger.error({ job: r.job.id, attempt: r.job.attemptsMade + 1 }, `Job failed: ${asError(single).message}`);
+          results[r.index] = failed(r.job, asError(single));
         }
       }
     }

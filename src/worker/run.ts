@@ -33,11 +33,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
           lockMs: config.queue.lockMs,
         });
   if (consumer instanceof EmbeddedEventConsumer) consumer.onError = (err) => logger.error({ err }, `Queue error: ${err.message}`);
-  await consumer.start(createGroupHandler({ store, sites, logger }));
+  await consumer.start(createGroupHandler({ store, sites, logger, attempts: config.queue.attempts }));
   const schedule = await startMaintenanceSchedule(config, store, logger);
-  logger.info(
-    `Worker started: ${config.queue.kind} queue "${config.queue.name}", ${config.store.kind} store, concurrency ${config.queue.concurrency}`,
-  );
+  const pace =
+    config.queue.kind === 'bullmq'
+      ? `concurrency ${config.queue.concurrency}, limiter ${config.queue.rateLimit.max || 'off'}${config.queue.rateLimit.max ? `/${config.queue.rateLimit.durationMs} ms` : ''}`
+      : `up to ${config.worker.flushMaxEvents} events per transaction`;
+  logger.info(`Worker started: ${config.queue.kind} queue "${config.queue.name}", ${config.store.kind} store, ${pace}`);
 
   return {
     consumer,

@@ -26,7 +26,8 @@ export function openSqliteStore(file: string): SqlStore {
   return new SqlStore(db, {
     dialect: 'sqlite',
     maxParams: 32_000,
-    // SQLite serialises writers; the migration runs in one IMMEDIATE transaction.
+    // SQLite serialises writers: the migration's first statement writes, so a second process waits
+    // (busy_timeout) for the first one's transaction instead of racing it.
     withMigrationLock: async (kdb, fn) => {
       await kdb.transaction().execute(fn);
     },

@@ -13,6 +13,7 @@ import {
 } from '../port.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
+import { SnapshotCache, sumPathViews, topCandidates, unionCount, type PathSnapshot, type VisitorSnapshot } from './snapshots.js';
 
 export interface SqlStoreOptions {
   dialect: Dialect;
@@ -36,6 +37,8 @@ function chunk<T>(rows: T[], columns: number, maxParams: number): T[][] {
 export class SqlStore implements AnalyticsStore {
   readonly kind: Dialect;
   private writer: SqlWriter;
+  /** Per-process memory for range answers; 64 MB holds ~150 days of a 100,000-visitor-a-day site. */
+  private snapshots = new SnapshotCache(64 * 1024 * 1024);
 
   constructor(
     readonly db: Kysely<Database>,
@@ -101,53 +104,104 @@ export class SqlStore implements AnalyticsStore {
     return rows.map((r) => ({ hour: Number(r.hour_ms), views: Number(r.total_views), uniques: Number(r.unique_users) }));
   }
 
+  /** Exact distinct visitors: the union of the range's per-bucket visitor snapshots. */
   async uniqueVisitors(siteId: string, range: BucketRange): Promise<number> {
-    const distinct = (eb: { fn: Kysely<Database>['fn'] }) => eb.fn.count<number>('visitor_id').distinct().as('n');
-    const row =
-      'days' in range
-        ? await this.db
-            .selectFrom('daily_visitors')
-            .select(distinct)
-            .where('site_id', '=', siteId)
-            .where('day', '>=', range.days.from)
-            .where('day', '<=', range.days.to)
-            .executeTakeFirst()
-        : await this.db
-            .selectFrom('hourly_visitors')
-            .select(distinct)
-            .where('site_id', '=', siteId)
-            .where('hour_ms', '>=', range.hours.from)
-            .where('hour_ms', '<', range.hours.to)
-            .executeTakeFirst();
-    return Number(row?.n ?? 0);
+    const buckets = await this.bucketCounters(siteId, range);
+    if (buckets.length <= 1) return buckets[0]?.uniques ?? 0;
+    return unionCount(await this.visitorSnapshots(siteId, range, buckets));
   }
 
+  /** Path views summed over the range's per-bucket snapshots; ties broken by path name. */
   async topPaths(siteId: string, range: BucketRange, limit: number): Promise<PathViews[]> {
-    const sums =
+    const buckets = await this.bucketCounters(siteId, range);
+    const candidates = topCandidates(sumPathViews(await this.pathSnapshots(siteId, range, buckets)), limit);
+    if (candidates.length === 0) return [];
+    const names = new Map<number, string>();
+    for (const part of chunk(candidates, 1, this.opts.maxParams - 1)) {
+      const rows = await this.db
+        .selectFrom('paths')
+        .select(['path_id', 'path'])
+        .where('path_id', 'in', part.map(([id]) => id))
+        .execute();
+      for (const r of rows) names.set(Number(r.path_id), r.path);
+    }
+    return candidates
+      .map(([id, views]) => ({ path: names.get(id)!, views }))
+      .sort((a, b) => b.views - a.views || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+      .slice(0, limit);
+  }
+
+  /** Each bucket of the range with its counters (which validate the snapshots). */
+  private async bucketCounters(siteId: string, range: BucketRange): Promise<{ key: string; views: number; uniques: number }[]> {
+    const rows =
       'days' in range
-        ? this.db
-            .selectFrom('daily_paths')
-            .select(['path_id', (eb) => eb.fn.sum<number>('views').as('views')])
-            .where('site_id', '=', siteId)
-            .where('day', '>=', range.days.from)
-            .where('day', '<=', range.days.to)
-            .groupBy('path_id')
-        : this.db
-            .selectFrom('hourly_paths')
-            .select(['path_id', (eb) => eb.fn.sum<number>('views').as('views')])
-            .where('site_id', '=', siteId)
-            .where('hour_ms', '>=', range.hours.from)
-            .where('hour_ms', '<', range.hours.to)
-            .groupBy('path_id');
-    const rows = await this.db
-      .selectFrom(sums.as('s'))
-      .innerJoin('paths as p', 'p.path_id', 's.path_id')
-      .select(['p.path', 's.views'])
-      .orderBy('s.views', 'desc')
-      .orderBy('p.path')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ path: r.path, views: Number(r.views) }));
+        ? (await this.dailyTotals(siteId, range.days.from, range.days.to)).map((d) => ({ ...d, key: d.day }))
+        : (await this.hourlyTotals(siteId, range.hours.from, range.hours.to)).map((h) => ({ ...h, key: String(h.hour) }));
+    return rows.filter((r) => r.views > 0 || r.uniques > 0);
+  }
+
+  private async visitorSnapshots(siteId: string, range: BucketRange, buckets: { key: string; uniques: number }[]): Promise<Uint32Array[]> {
+    return this.snapshotsOf(siteId, range, buckets, 'visitors', (b, e) => e.kind === 'visitors' && e.value.count === b.uniques, async (keys) => {
+      const [table, col] = 'days' in range ? ['daily_visitors', 'day'] : ['hourly_visitors', 'hour_ms'];
+      const rows = await sql<{ b: string | number; ids: string }>`select ${sql.ref(col)} as b, ${this.concat(sql.ref('visitor_id'))} as ids
+        from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
+        group by ${sql.ref(col)}`.execute(this.db);
+      return rows.rows.map((r) => {
+        const ids = parseIds(r.ids);
+        return [String(r.b), { kind: 'visitors', value: { count: ids.length, ids } }];
+      });
+    }).then((entries) => entries.map((e) => (e as { value: VisitorSnapshot }).value.ids));
+  }
+
+  private async pathSnapshots(siteId: string, range: BucketRange, buckets: { key: string; views: number }[]): Promise<PathSnapshot[]> {
+    return this.snapshotsOf(siteId, range, buckets, 'paths', (b, e) => e.kind === 'paths' && e.value.views === b.views, async (keys) => {
+      const [table, col] = 'days' in range ? ['daily_paths', 'day'] : ['hourly_paths', 'hour_ms'];
+      const rows = await sql<{ b: string | number; ids: string; counts: string }>`select ${sql.ref(col)} as b,
+          ${this.concat(sql.ref('path_id'), 'path_id')} as ids, ${this.concat(sql.ref('views'), 'path_id')} as counts
+        from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
+        group by ${sql.ref(col)}`.execute(this.db);
+      return rows.rows.map((r) => {
+        const ids = parseIds(r.ids);
+        const counts = parseIds(r.counts);
+        return [String(r.b), { kind: 'paths', value: { views: counts.reduce((n, c) => n + c, 0), ids, counts } }];
+      });
+    }).then((entries) => entries.map((e) => (e as { value: PathSnapshot }).value));
+  }
+
+  /** Cached snapshots still valid for their bucket's counters; the others are read in one query. */
+  private async snapshotsOf<B extends { key: string }>(
+    siteId: string,
+    range: BucketRange,
+    buckets: B[],
+    kind: 'visitors' | 'paths',
+    valid: (b: B, e: SnapshotEntry) => boolean,
+    read: (keys: string[]) => Promise<[string, SnapshotEntry][]>,
+  ): Promise<SnapshotEntry[]> {
+    const grain = 'days' in range ? 'day' : 'hour';
+    const cacheKey = (k: string) => `${kind}\u0000${siteId}\u0000${grain}\u0000${k}`;
+    const out: SnapshotEntry[] = [];
+    const stale: string[] = [];
+    for (const b of buckets) {
+      const e = this.snapshots.get(cacheKey(b.key));
+      if (e && valid(b, e)) out.push(e);
+      else stale.push(b.key);
+    }
+    for (const part of chunk(stale, 1, 500)) {
+      for (const [k, e] of await read(part)) {
+        this.snapshots.set(cacheKey(k), e);
+        out.push(e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Aggregates a column of integers into one comma-separated string per group. Two aggregates of
+   * one query list their rows in the same order (PostgreSQL: made explicit by `orderBy`).
+   */
+  private concat(column: ReturnType<typeof sql.ref>, orderBy?: string) {
+    if (this.kind === 'sqlite') return sql`group_concat(${column}, ',')`;
+    return orderBy ? sql`string_agg(${column}::text, ',' order by ${sql.ref(orderBy)})` : sql`string_agg(${column}::text, ',')`;
   }
 
   async deleteEventsBefore(before: number): Promise<number> {
@@ -200,4 +254,19 @@ export class SqlStore implements AnalyticsStore {
     await this.db.destroy();
     await this.opts.onClose?.();
   }
+}
+
+type SnapshotEntry = Parameters<SnapshotCache['set']>[1];
+
+/** A bucket key back to its column type: days are text, hours bigint. */
+function bucketValue(range: BucketRange, key: string): string | number {
+  return 'days' in range ? key : Number(key);
+}
+
+function parseIds(csv: string | null): Uint32Array {
+  if (!csv) return new Uint32Array(0);
+  const parts = csv.split(',');
+  const out = new Uint32Array(parts.length);
+  for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
+  return out;
 }
