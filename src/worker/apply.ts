@@ -30,7 +30,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     }
     const out: BucketedEvent[] = [];
     for (const e of parsed.data.events) {
-      const site = await deps.sites.fetch(e.site_id);
+      const site = deps.sites.get(e.site_id) ?? (await deps.sites.fetch(e.site_id));
       if (!site) throw new InvalidJobError(`unknown site: ${e.site_id}`);
       out.push({ ...e, ...bucketsOf(e.ts, site.timezone), is_pageview: isPageview(e.event_type) });
     }

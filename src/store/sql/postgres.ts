@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database as Schema } from './schema.js';
+import { PostgresBulk } from './bulk.js';
 import { SqlStore } from './store.js';
 
 // bigint (20) and numeric (1700, SUM of bigint) as JS numbers: our counters stay far below 2^53.
@@ -39,5 +40,6 @@ export function openPostgresStore(url: string, options: { schema?: string; poolS
     // Deadlock and serialization failures are safe to retry: the transaction rolled back.
     isRetryable: (err) => ['40P01', '40001'].includes(pgCode(err)),
     isUniqueViolation: (err) => pgCode(err) === '23505',
+    bulk: new PostgresBulk(),
   });
 }

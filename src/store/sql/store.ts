@@ -13,6 +13,7 @@ import {
 } from '../port.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
+import type { Bulk } from './bulk.js';
 import { SnapshotCache, sumPathViews, topCandidates, unionCount, type PathSnapshot, type VisitorSnapshot } from './snapshots.js';
 
 export interface SqlStoreOptions {
@@ -23,6 +24,8 @@ export interface SqlStoreOptions {
   withMigrationLock: (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<void>) => Promise<void>;
   isRetryable: (err: unknown) => boolean;
   isUniqueViolation: (err: unknown) => boolean;
+  /** How this database takes many rows at once (bulk.ts). */
+  bulk: Bulk;
   onClose?: () => Promise<void>;
 }
 
@@ -45,7 +48,7 @@ export class SqlStore implements AnalyticsStore {
     private opts: SqlStoreOptions,
   ) {
     this.kind = opts.dialect;
-    this.writer = new SqlWriter(db, opts.dialect, opts.isRetryable);
+    this.writer = new SqlWriter(db, opts.dialect, opts.bulk, opts.isRetryable);
   }
 
   async migrate(): Promise<void> {

@@ -1,43 +1,27 @@
-// The write path of the SQL stores: a batch of events becomes, in one transaction, one statement
-// per table. Rows travel as one parameter (PostgreSQL unnest arrays, SQLite a JSON array), so a
-// statement costs the same to build for 10 rows as for 10,000, and increments are merged per row.
+// The write path of the SQL stores: a batch of events becomes, in one transaction, one bulk write
+// per table (see bulk.ts), with increments merged per row first. Work is done per site (a batch
+// usually holds one), with numeric keys, because this loop runs for every event.
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ApplyResult, BucketedEvent } from '../port.js';
+import type { Bulk, ColumnType, Table, Value } from './bulk.js';
 import type { Database, Dialect } from './schema.js';
 
 type Trx = Transaction<Database>;
-type ColumnType = 'text' | 'bigint' | 'uuid';
-type Value = string | number;
 
 export const pathHash = (path: string) => createHash('sha256').update(path).digest('hex');
 
-const refs = (names: string[]) => sql.join(names.map((n) => sql.ref(n)));
-
-/** `SELECT` of the given rows, as one bound parameter; `names` labels the columns. */
-function rowSource(dialect: Dialect, types: ColumnType[], rows: Value[][], names?: string[]): RawBuilder<unknown> {
-  if (dialect === 'postgres') {
-    const columns = types.map((t, j) => sql`${rows.map((r) => r[j])}::${sql.raw(t)}[]`);
-    return names
-      ? sql`select * from unnest(${sql.join(columns)}) as u(${refs(names)})`
-      : sql`select * from unnest(${sql.join(columns)})`;
-  }
-  const select = types.map((_, j) => sql`value ->> ${sql.raw(String(j))}${names ? sql` as ${sql.ref(names[j]!)}` : sql``}`);
-  // `WHERE true` keeps SQLite from reading the ON CONFLICT that follows as a join constraint.
-  return sql`select ${sql.join(select)} from json_each(${JSON.stringify(rows)}) where true`;
-}
-
 /** Bounded, insert-only memory of facts that are committed and never change. */
-class CommittedCache<V> {
-  private map = new Map<string, V>();
+class CommittedCache<K, V> {
+  private map = new Map<K, V>();
   constructor(private limit: number) {}
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     return this.map.get(key);
   }
-  has(key: string): boolean {
+  has(key: K): boolean {
     return this.map.has(key);
   }
-  addAll(entries: Iterable<[string, V]>): void {
+  addAll(entries: Iterable<[K, V]>): void {
     for (const [k, v] of entries) {
       if (this.map.size >= this.limit) this.map.clear();
       this.map.set(k, v);
@@ -45,50 +29,91 @@ class CommittedCache<V> {
   }
 }
 
-const key = (...parts: Value[]) => parts.join('\u0000');
+const DAY = 86_400_000;
+const TWO_32 = 4_294_967_296;
+/** (bucket index, id) as one number: bucket indexes stay below 2^20, ids below 2^32. */
+const pair = (bucketIndex: number, id: number) => bucketIndex * TWO_32 + id;
 
-/** Daily and hourly rollups differ only in their bucket column and tables. */
+/** Daily and hourly rollups differ only in their bucket column, tables and bucket index. */
 interface Grain {
-  bucket: 'day' | 'hour_ms';
-  type: ColumnType;
   of: (e: BucketedEvent) => Value;
-  visitors: 'daily_visitors' | 'hourly_visitors';
-  stats: 'daily_stats' | 'hourly_stats';
-  paths: 'daily_paths' | 'hourly_paths';
+  /** A small integer per bucket of these events, for numeric keys. */
+  indexer: (events: BucketedEvent[]) => (e: BucketedEvent) => number;
+  visitors: Table;
+  stats: Table;
+  paths: Table;
+  /** Remember (bucket, visitor) rows already stored: a day sees each visitor again and again. */
+  remember: boolean;
 }
+
+function grain(bucket: 'day' | 'hour_ms', prefix: 'daily' | 'hourly', type: ColumnType, of: Grain['of'], indexer: Grain['indexer'], remember: boolean): Grain {
+  return {
+    of,
+    indexer,
+    remember,
+    visitors: { name: `${prefix}_visitors`, columns: ['site_id', bucket, 'visitor_id'], types: ['text', type, 'bigint'], key: ['site_id', bucket, 'visitor_id'] },
+    stats: {
+      name: `${prefix}_stats`,
+      columns: ['site_id', bucket, 'total_views', 'unique_users', 'created_at_ms', 'updated_at_ms'],
+      types: ['text', type, 'bigint', 'bigint', 'bigint', 'bigint'],
+      key: ['site_id', bucket],
+    },
+    paths: { name: `${prefix}_paths`, columns: ['site_id', bucket, 'path_id', 'views'], types: ['text', type, 'bigint', 'bigint'], key: ['site_id', bucket, 'path_id'] },
+  };
+}
+
+const QUARTER_HOUR = 900_000; // local hours start on quarter hours of UTC in every timezone
+
 const GRAINS: Grain[] = [
-  { bucket: 'day', type: 'text', of: (e) => e.day, visitors: 'daily_visitors', stats: 'daily_stats', paths: 'daily_paths' },
-  { bucket: 'hour_ms', type: 'bigint', of: (e) => e.hour, visitors: 'hourly_visitors', stats: 'hourly_stats', paths: 'hourly_paths' },
+  // Days since 1970: stable across batches, so (day, visitor) keys can be remembered.
+  grain('day', 'daily', 'text', (e) => e.day, () => (e) => Date.parse(e.day) / DAY, true),
+  // Quarter hours since the batch's first hour: small, and unique per local hour.
+  grain('hour_ms', 'hourly', 'bigint', (e) => e.hour, (events) => {
+    const base = events.reduce((m, e) => Math.min(m, e.hour), Infinity);
+    return (e) => (e.hour - base) / QUARTER_HOUR;
+  }, false),
 ];
+
+const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key'], types: ['text', 'text'], key: ['site_id', 'visitor_key'] };
+const PATHS: Table = { name: 'paths', columns: ['site_id', 'path_hash', 'path'], types: ['text', 'text', 'text'], key: ['site_id', 'path_hash'] };
 
 /** What a transaction learned; remembered only once it has committed. */
 interface Learned {
-  visitorIds: Map<string, number>;
-  pathIds: Map<string, number>;
-  visitorBuckets: Map<string, true>;
+  visitorIds: [string, number][];
+  pathIds: [string, number][];
+  visitorDays: [string, true][];
 }
 
 export class SqlWriter {
-  private visitorIds = new CommittedCache<number>(500_000);
-  private pathIds = new CommittedCache<number>(200_000);
-  /** (site, bucket, visitor) rows known to exist: skips re-inserting returning visitors. */
-  private visitorBuckets = new CommittedCache<true>(2_000_000);
+  private visitorIds = new CommittedCache<string, number>(500_000);
+  private pathIds = new CommittedCache<string, number>(200_000);
+  private visitorDays = new CommittedCache<string, true>(1_000_000);
+  private events: Table;
 
   constructor(
     private db: Kysely<Database>,
     private dialect: Dialect,
+    private bulk: Bulk,
     private isRetryable: (err: unknown) => boolean,
-  ) {}
+  ) {
+    this.events = {
+      name: 'events',
+      columns: ['event_id', 'site_id', 'event_type', 'path', 'user_id', 'timestamp_ms', 'received_at_ms', 'processed_at_ms'],
+      // PostgreSQL keeps the UUIDv7 ids natively (16 bytes).
+      types: [dialect === 'postgres' ? 'uuid' : 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
+      key: ['event_id'],
+    };
+  }
 
   async apply(events: BucketedEvent[], now: number): Promise<ApplyResult> {
     const unique = [...new Map(events.map((e) => [e.id, e])).values()];
     for (let attempt = 1; ; attempt++) {
-      const learned: Learned = { visitorIds: new Map(), pathIds: new Map(), visitorBuckets: new Map() };
+      const learned: Learned = { visitorIds: [], pathIds: [], visitorDays: [] };
       try {
         const applied = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, now, learned));
         this.visitorIds.addAll(learned.visitorIds);
         this.pathIds.addAll(learned.pathIds);
-        this.visitorBuckets.addAll(learned.visitorBuckets);
+        this.visitorDays.addAll(learned.visitorDays);
         return { applied, duplicates: events.length - applied };
       } catch (err) {
         // Deadlocks and busy files roll the whole transaction back: trying again is safe.
@@ -98,168 +123,169 @@ export class SqlWriter {
     }
   }
 
-  private async applyIn(trx: Trx, events: BucketedEvent[], now: number, learned: Learned): Promise<number> {
-    const fresh = await this.insertRawEvents(trx, events, now);
-    const news = fresh.size === events.length ? events : events.filter((e) => fresh.has(e.id));
-    if (news.length === 0) return 0;
-    const views = news.filter((e) => e.is_pageview);
+  /**
+   * PostgreSQL locks rows in the order a statement writes them: writing every statement's rows in
+   * one total order keeps concurrent workers from deadlocking. SQLite has a single writer.
+   */
+  private ordered<T extends Value[]>(rows: T[]): T[] {
+    return this.dialect === 'postgres' ? rows.sort(compareRows) : rows;
+  }
 
-    const vid = await this.resolveVisitors(trx, news, learned);
-    const pid = await this.resolvePaths(trx, views, learned);
-    for (const g of GRAINS) {
-      const newUniques = await this.insertVisitorBuckets(trx, g, news, vid, learned);
-      await this.addTotals(trx, g, news, newUniques, now);
-      await this.addPathViews(trx, g, views, pid);
+  private async applyIn(trx: Trx, events: BucketedEvent[], now: number, learned: Learned): Promise<number> {
+    const rows = this.ordered(events.map((e) => [e.id, e.site_id, e.event_type, e.path, e.user_id, e.ts, e.received_at, now]));
+    const inserted = await this.bulk.insertNew(trx, this.events, rows);
+    let news = events;
+    if (inserted.some((ok) => !ok)) {
+      const fresh = new Set(rows.filter((_, i) => inserted[i]).map((r) => r[0] as string));
+      news = events.filter((e) => fresh.has(e.id));
+    }
+    const bySite = new Map<string, BucketedEvent[]>();
+    for (const e of news) {
+      const list = bySite.get(e.site_id);
+      if (list) list.push(e);
+      else bySite.set(e.site_id, [e]);
+    }
+    for (const [siteId, siteEvents] of [...bySite].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      await this.applySite(trx, siteId, siteEvents, now, learned);
     }
     return news.length;
   }
 
-  /** Inserts the raw events not stored yet; returns the ids inserted now. */
-  private async insertRawEvents(trx: Trx, events: BucketedEvent[], now: number): Promise<Set<string>> {
-    // Sorted by id: transactions that share events (a replay racing the original) lock them in one order.
-    const rows = events.map((e) => [e.id, e.site_id, e.event_type, e.path, e.user_id, e.ts, e.received_at, now]).sort(compareRows);
-    const cols = ['event_id', 'site_id', 'event_type', 'path', 'user_id', 'timestamp_ms', 'received_at_ms', 'processed_at_ms'];
-    const id: ColumnType = this.dialect === 'postgres' ? 'uuid' : 'text';
-    const types: ColumnType[] = [id, 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'];
-    const res = await sql<{ event_id: string }>`insert into events (${refs(cols)}) ${rowSource(this.dialect, types, rows)}
-      on conflict (event_id) do nothing returning event_id`.execute(trx);
-    return new Set(res.rows.map((r) => r.event_id));
+  private async applySite(trx: Trx, siteId: string, news: BucketedEvent[], now: number, learned: Learned): Promise<void> {
+    const views = news.filter((e) => e.is_pageview);
+    const vid = await this.resolveIds(trx, siteId, VISITORS, 'visitor_id', unique(news.map((e) => e.user_id)), this.visitorIds, learned.visitorIds, (v) => [siteId, v], (v) => v);
+    const pid = await this.resolveIds(trx, siteId, PATHS, 'path_id', unique(views.map((e) => e.path)), this.pathIds, learned.pathIds, (v) => [siteId, pathHash(v), v], pathHash);
+    const visitorOf = news.map((e) => vid.get(e.user_id)!);
+    const pathOf = views.map((e) => pid.get(e.path)!);
+    for (const g of GRAINS) {
+      const index = g.indexer(news);
+      const newUniques = await this.insertVisitorBuckets(trx, siteId, g, index, news, visitorOf, learned);
+      await this.addTotals(trx, siteId, g, index, news, newUniques, now);
+      await this.addPathViews(trx, siteId, g, index, views, pathOf);
+    }
   }
 
-  private async resolveVisitors(trx: Trx, news: BucketedEvent[], learned: Learned) {
-    return this.resolveIds(trx, news.map((e) => [e.site_id, e.user_id]), this.visitorIds, learned.visitorIds, {
-      table: 'visitors',
-      id: 'visitor_id',
-      match: 'visitor_key',
-      row: (siteId, value) => [siteId, value],
-      columns: ['site_id', 'visitor_key'],
-      matchValue: (v) => v,
-    });
-  }
-
-  private async resolvePaths(trx: Trx, views: BucketedEvent[], learned: Learned) {
-    return this.resolveIds(trx, views.map((e) => [e.site_id, e.path]), this.pathIds, learned.pathIds, {
-      table: 'paths',
-      id: 'path_id',
-      match: 'path_hash',
-      row: (siteId, value) => [siteId, pathHash(value), value],
-      columns: ['site_id', 'path_hash', 'path'],
-      matchValue: pathHash,
-    });
-  }
-
-  /** Dictionary ids for (site, value) pairs; values seen for the first time are inserted. */
+  /** Dictionary ids of a site's values; values seen for the first time are inserted. */
   private async resolveIds(
     trx: Trx,
-    pairs: [string, string][],
-    cache: CommittedCache<number>,
-    learned: Map<string, number>,
-    t: {
-      table: 'visitors' | 'paths';
-      id: string;
-      match: string;
-      columns: string[];
-      row: (siteId: string, value: string) => Value[];
-      matchValue: (value: string) => string;
-    },
-  ): Promise<(siteId: string, value: string) => number> {
+    siteId: string,
+    table: Table,
+    idColumn: string,
+    values: string[],
+    cache: CommittedCache<string, number>,
+    learned: [string, number][],
+    row: (value: string) => Value[],
+    match: (value: string) => string,
+  ): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
-    const missing = new Map<string, [string, string]>();
-    for (const [siteId, value] of pairs) {
-      const k = key(siteId, value);
-      if (ids.has(k) || missing.has(k)) continue;
-      const cached = cache.get(k);
-      if (cached !== undefined) ids.set(k, cached);
-      else missing.set(k, [siteId, value]);
+    const missing: string[] = [];
+    for (const v of values) {
+      const cached = cache.get(`${siteId}\u0000${v}`);
+      if (cached !== undefined) ids.set(v, cached);
+      else missing.push(v);
     }
-    if (missing.size > 0) {
-      const todo = [...missing.values()].sort(compareRows);
-      const byMatch = new Map(todo.map(([s, v]) => [key(s, t.matchValue(v)), v]));
-      const found = (rows: { site_id: string; m: string; id: number }[]) => {
-        for (const r of rows) {
-          const value = byMatch.get(key(r.site_id, r.m))!;
-          ids.set(key(r.site_id, value), Number(r.id));
-          learned.set(key(r.site_id, value), Number(r.id));
-          missing.delete(key(r.site_id, value));
-        }
-      };
-      const types = t.columns.map((): ColumnType => 'text');
-      const inserted = await sql<{ site_id: string; m: string; id: number }>`insert into ${sql.table(t.table)} (${refs(t.columns)})
-        ${rowSource(this.dialect, types, todo.map(([s, v]) => t.row(s, v)))}
-        on conflict (site_id, ${sql.ref(t.match)}) do nothing
-        returning site_id, ${sql.ref(t.match)} as m, ${sql.ref(t.id)} as id`.execute(trx);
-      found(inserted.rows);
-      if (missing.size > 0) {
-        // Inserted by another transaction first: read their ids.
-        const rest = [...missing.values()].map(([s, v]) => [s, t.matchValue(v)]);
-        const existing = await sql<{ site_id: string; m: string; id: number }>`select d.site_id, d.${sql.ref(t.match)} as m, d.${sql.ref(t.id)} as id
-          from ${sql.table(t.table)} d join (${rowSource(this.dialect, ['text', 'text'], rest, ['site_id', 'm'])}) as r
-          on d.site_id = r.site_id and d.${sql.ref(t.match)} = r.m`.execute(trx);
-        found(existing.rows);
+    if (missing.length === 0) return ids;
+    if (this.dialect === 'postgres') missing.sort();
+    const found = (v: string, id: number) => {
+      ids.set(v, id);
+      learned.push([`${siteId}\u0000${v}`, id]);
+    };
+    const inserted = await this.bulk.insertNewIds(trx, table, idColumn, missing.map(row));
+    const taken: string[] = [];
+    missing.forEach((v, i) => (inserted[i] === undefined ? taken.push(v) : found(v, inserted[i]!)));
+    if (taken.length > 0) {
+      // Inserted by another transaction first: read their ids.
+      const byMatch = new Map(taken.map((v) => [match(v), v]));
+      const matchCol = table.key[1]!;
+      for (let i = 0; i < taken.length; i += 10_000) {
+        const part = taken.slice(i, i + 10_000).map(match);
+        const res = await sql<{ m: string; id: number }>`select ${sql.ref(matchCol)} as m, ${sql.ref(idColumn)} as id from ${sql.table(table.name)}
+          where site_id = ${siteId} and ${sql.ref(matchCol)} in (${sql.join(part)})`.execute(trx);
+        for (const r of res.rows) found(byMatch.get(r.m)!, Number(r.id));
       }
-      if (missing.size > 0) throw new Error(`could not resolve ${missing.size} ${t.table} ids`);
+      const unresolved = taken.filter((v) => !ids.has(v)).length;
+      if (unresolved > 0) throw new Error(`could not resolve ${unresolved} ${table.name} ids`);
     }
-    return (siteId, value) => ids.get(key(siteId, value))!;
+    return ids;
   }
 
-  /** One row per (site, bucket, visitor); returns how many were new per (site, bucket). */
+  /** One row per (site, bucket, visitor); returns how many were new per bucket index. */
   private async insertVisitorBuckets(
     trx: Trx,
+    siteId: string,
     g: Grain,
+    index: (e: BucketedEvent) => number,
     news: BucketedEvent[],
-    vid: (siteId: string, value: string) => number,
+    visitorOf: number[],
     learned: Learned,
-  ): Promise<Map<string, number>> {
-    const rows = new Map<string, Value[]>();
-    for (const e of news) {
-      const row = [e.site_id, g.of(e), vid(e.site_id, e.user_id)];
-      const k = key(g.bucket, ...row);
-      if (!this.visitorBuckets.has(k)) rows.set(k, row);
+  ): Promise<Map<number, number>> {
+    const rows = new Map<number, [string, Value, number]>();
+    for (let i = 0; i < news.length; i++) {
+      const e = news[i]!;
+      const k = pair(index(e), visitorOf[i]!);
+      if (rows.has(k) || (g.remember && this.visitorDays.has(`${siteId}\u0000${k}`))) continue;
+      rows.set(k, [siteId, g.of(e), visitorOf[i]!]);
     }
-    const fresh = new Map<string, number>();
-    if (rows.size === 0) return fresh;
-    const res = await sql<{ site_id: string; b: Value }>`insert into ${sql.table(g.visitors)} (site_id, ${sql.ref(g.bucket)}, visitor_id)
-      ${rowSource(this.dialect, ['text', g.type, 'bigint'], [...rows.values()].sort(compareRows))}
-      on conflict do nothing returning site_id, ${sql.ref(g.bucket)} as b`.execute(trx);
-    for (const r of res.rows) {
-      const k = key(r.site_id, String(r.b));
-      fresh.set(k, (fresh.get(k) ?? 0) + 1);
+    const fresh = new Map<number, number>();
+    const keys = [...rows.keys()];
+    const list = [...rows.values()];
+    if (this.dialect === 'postgres') {
+      const order = list.map((_, i) => i).sort((a, b) => compareRows(list[a]!, list[b]!));
+      keys.splice(0, keys.length, ...order.map((i) => keys[i]!));
+      list.splice(0, list.length, ...order.map((i) => list[i]!));
     }
-    for (const k of rows.keys()) learned.visitorBuckets.set(k, true);
+    const inserted = await this.bulk.insertNew(trx, g.visitors, list);
+    for (let i = 0; i < keys.length; i++) {
+      if (!inserted[i]) continue;
+      const b = Math.floor(keys[i]! / TWO_32);
+      fresh.set(b, (fresh.get(b) ?? 0) + 1);
+    }
+    if (g.remember) for (const k of keys) learned.visitorDays.push([`${siteId}\u0000${k}`, true]);
     return fresh;
   }
 
-  private async addTotals(trx: Trx, g: Grain, news: BucketedEvent[], newUniques: Map<string, number>, now: number): Promise<void> {
-    const totals = new Map<string, [string, Value, number, number]>();
+  private async addTotals(
+    trx: Trx,
+    siteId: string,
+    g: Grain,
+    index: (e: BucketedEvent) => number,
+    news: BucketedEvent[],
+    newUniques: Map<number, number>,
+    now: number,
+  ): Promise<void> {
+    const totals = new Map<number, [string, Value, number, number, number, number]>();
     for (const e of news) {
-      const k = key(e.site_id, g.of(e));
-      const t = totals.get(k) ?? [e.site_id, g.of(e), 0, newUniques.get(k) ?? 0];
+      const b = index(e);
+      let t = totals.get(b);
+      if (!t) totals.set(b, (t = [siteId, g.of(e), 0, newUniques.get(b) ?? 0, now, now]));
       if (e.is_pageview) t[2]++;
-      totals.set(k, t);
     }
-    const rows = [...totals.values()].map((t) => [...t, now, now]).sort(compareRows);
-    await sql`insert into ${sql.table(g.stats)} (site_id, ${sql.ref(g.bucket)}, total_views, unique_users, created_at_ms, updated_at_ms)
-      ${rowSource(this.dialect, ['text', g.type, 'bigint', 'bigint', 'bigint', 'bigint'], rows)}
-      on conflict (site_id, ${sql.ref(g.bucket)}) do update set
-        total_views = ${sql.ref(`${g.stats}.total_views`)} + excluded.total_views,
-        unique_users = ${sql.ref(`${g.stats}.unique_users`)} + excluded.unique_users,
-        updated_at_ms = excluded.updated_at_ms`.execute(trx);
+    await this.bulk.upsertAdd(trx, g.stats, this.ordered([...totals.values()]), ['total_views', 'unique_users'], ['updated_at_ms']);
   }
 
-  private async addPathViews(trx: Trx, g: Grain, views: BucketedEvent[], pid: (siteId: string, value: string) => number): Promise<void> {
+  private async addPathViews(
+    trx: Trx,
+    siteId: string,
+    g: Grain,
+    index: (e: BucketedEvent) => number,
+    views: BucketedEvent[],
+    pathOf: number[],
+  ): Promise<void> {
     if (views.length === 0) return;
-    const counts = new Map<string, Value[]>();
-    for (const e of views) {
-      const row = [e.site_id, g.of(e), pid(e.site_id, e.path), 0];
-      const k = key(row[0]!, row[1]!, row[2]!);
-      const existing = counts.get(k) ?? row;
-      (existing[3] as number)++;
-      counts.set(k, existing);
+    const counts = new Map<number, [string, Value, number, number]>();
+    for (let i = 0; i < views.length; i++) {
+      const e = views[i]!;
+      const k = pair(index(e), pathOf[i]!);
+      let c = counts.get(k);
+      if (!c) counts.set(k, (c = [siteId, g.of(e), pathOf[i]!, 0]));
+      c[3]++;
     }
-    await sql`insert into ${sql.table(g.paths)} (site_id, ${sql.ref(g.bucket)}, path_id, views)
-      ${rowSource(this.dialect, ['text', g.type, 'bigint', 'bigint'], [...counts.values()].sort(compareRows))}
-      on conflict (site_id, ${sql.ref(g.bucket)}, path_id) do update set views = ${sql.ref(`${g.paths}.views`)} + excluded.views`.execute(trx);
+    await this.bulk.upsertAdd(trx, g.paths, this.ordered([...counts.values()]), ['views']);
   }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }
 
 /** A total order on rows, so concurrent transactions lock rows in the same order (no deadlocks). */
