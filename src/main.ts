@@ -14,8 +14,13 @@ try {
   let thread: Worker | undefined;
   if (config.worker.inProcess) {
     // A thread, not the API's event loop: store transactions never delay ingestion.
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    thread = new Worker(new URL(`./worker/thread.${ext}`, import.meta.url));
+    // Under `npm run dev` (tsx) the thread registers tsx's loader before loading the TypeScript
+    // entry; the built server runs plain JS.
+    const dev = import.meta.url.endsWith('.ts');
+    const entry = new URL(`./worker/thread.${dev ? 'ts' : 'js'}`, import.meta.url);
+    thread = dev
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true })
+      : new Worker(entry);
     thread.on('error', (err) => logger.error({ err }, `Worker thread failed: ${err.message}`));
     thread.on('exit', (code) => {
       if (code !== 0) fatal(logger, new Error(`worker thread exited with code ${code}`));
