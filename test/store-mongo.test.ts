@@ -13,22 +13,25 @@ import { AWKWARD_PATHS, event, storeContract, type StoreHarness } from './store.
 
 const MONGODB_URI = process.env.TEST_MONGODB_URI ?? process.env.MONGODB_URI;
 
-async function reachable(uri: string | undefined): Promise<boolean> {
-  if (!uri) return false;
+/** Whether the URI reaches a server that can run the store: a replica set member or a mongos. */
+async function usable(uri: string | undefined): Promise<'yes' | 'unreachable' | 'standalone'> {
+  if (!uri) return 'unreachable';
   let client: MongoClient | undefined;
   try {
     client = new MongoClient(uri, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000 });
-    await client.db('admin').command({ ping: 1 });
-    return true;
+    const hello = await client.db('admin').command({ hello: 1 });
+    return hello.setName || hello.msg === 'isdbgrid' ? 'yes' : 'standalone';
   } catch {
-    return false;
+    return 'unreachable';
   } finally {
     await client?.close().catch(() => {});
   }
 }
 
-const available = await reachable(MONGODB_URI);
-if (!available) console.warn('skipped: no MongoDB server reachable');
+const server = await usable(MONGODB_URI);
+const available = server === 'yes';
+if (server === 'unreachable') console.warn('skipped: no MongoDB server reachable');
+if (server === 'standalone') console.warn('skipped: the MongoDB server reached is a standalone server; the store needs a replica set (transactions)');
 
 async function mongoHarness(): Promise<StoreHarness & { db: Db }> {
   const client = new MongoClient(MONGODB_URI!);
