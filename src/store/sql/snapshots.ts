@@ -5,7 +5,7 @@
 
 export interface VisitorSnapshot {
   count: number;
-  ids: Uint32Array;
+  ids: Uint32Array; // sorted
 }
 
 export interface PathSnapshot {
@@ -50,34 +50,27 @@ export class SnapshotCache {
   }
 }
 
-/** Distinct ids across id arrays: a bitset over their span, or a Set when the span is huge. */
+/**
+ * Distinct ids across id arrays (each sorted): a bitmap made of 65,536-bit chunks, allocated only
+ * where ids fall, so the cost follows the number of ids, not their spread.
+ */
 export function unionCount(sets: Uint32Array[]): number {
-  let min = Infinity;
-  let max = -1;
-  let total = 0;
-  for (const s of sets) {
-    for (let i = 0; i < s.length; i++) {
-      if (s[i]! < min) min = s[i]!;
-      if (s[i]! > max) max = s[i]!;
-    }
-    total += s.length;
-  }
-  if (total === 0) return 0;
-  const span = max - min + 1;
-  if (span > 1 << 28) {
-    const seen = new Set<number>();
-    for (const s of sets) for (const id of s) seen.add(id);
-    return seen.size;
-  }
-  const bits = new Uint32Array(Math.ceil(span / 32));
+  const chunks = new Map<number, Uint32Array>();
   let count = 0;
   for (const s of sets) {
+    let hi = -1;
+    let chunk: Uint32Array | undefined;
     for (let i = 0; i < s.length; i++) {
-      const o = s[i]! - min;
-      const word = o >>> 5;
-      const mask = 1 << (o & 31);
-      if ((bits[word]! & mask) === 0) {
-        bits[word] = bits[word]! | mask;
+      const id = s[i]!;
+      if (id >>> 16 !== hi) {
+        hi = id >>> 16;
+        chunk = chunks.get(hi);
+        if (!chunk) chunks.set(hi, (chunk = new Uint32Array(2048)));
+      }
+      const lo = id & 0xffff;
+      const mask = 1 << (lo & 31);
+      if ((chunk![lo >>> 5]! & mask) === 0) {
+        chunk![lo >>> 5] = chunk![lo >>> 5]! | mask;
         count++;
       }
     }
@@ -85,21 +78,44 @@ export function unionCount(sets: Uint32Array[]): number {
   return count;
 }
 
-/** Views per path summed over snapshots. */
-export function sumPathViews(snapshots: PathSnapshot[]): Map<number, number> {
-  const sums = new Map<number, number>();
-  for (const s of snapshots) {
-    for (let i = 0; i < s.ids.length; i++) sums.set(s.ids[i]!, (sums.get(s.ids[i]!) ?? 0) + s.counts[i]!);
-  }
-  return sums;
+/** Sorts a snapshot's (id, count) pairs by id, for chunk-local sums. */
+export function pathSnapshot(ids: Uint32Array, counts: Uint32Array): PathSnapshot {
+  const order = Array.from(ids.keys()).sort((a, b) => ids[a]! - ids[b]!);
+  const sortedIds = new Uint32Array(order.length);
+  const sortedCounts = new Uint32Array(order.length);
+  let views = 0;
+  order.forEach((from, to) => {
+    sortedIds[to] = ids[from]!;
+    sortedCounts[to] = counts[from]!;
+    views += counts[from]!;
+  });
+  return { views, ids: sortedIds, counts: sortedCounts };
 }
 
 /**
- * The ids that can be in the top `limit` once ties are broken by path name: every id whose views
- * reach the `limit`-th highest value.
+ * The paths that can be in the top `limit` once ties are broken by path name — every path whose
+ * views over the snapshots reach the `limit`-th highest sum — with their sums.
  */
-export function topCandidates(sums: Map<number, number>, limit: number): [number, number][] {
-  const all = [...sums.entries()].sort((a, b) => b[1] - a[1]);
+export function topCandidates(snapshots: PathSnapshot[], limit: number): [number, number][] {
+  const chunks = new Map<number, Uint32Array>();
+  for (const s of snapshots) {
+    let hi = -1;
+    let chunk: Uint32Array | undefined;
+    for (let i = 0; i < s.ids.length; i++) {
+      const id = s.ids[i]!;
+      if (id >>> 16 !== hi) {
+        hi = id >>> 16;
+        chunk = chunks.get(hi);
+        if (!chunk) chunks.set(hi, (chunk = new Uint32Array(65536)));
+      }
+      chunk![id & 0xffff] = chunk![id & 0xffff]! + s.counts[i]!;
+    }
+  }
+  const all: [number, number][] = [];
+  for (const [hi, chunk] of chunks) {
+    for (let lo = 0; lo < 65536; lo++) if (chunk[lo]) all.push([hi * 65536 + lo, chunk[lo]!]);
+  }
+  all.sort((a, b) => b[1] - a[1]);
   if (all.length <= limit) return all;
   const threshold = all[limit - 1]![1];
   let end = limit;

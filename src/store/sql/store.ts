@@ -14,7 +14,7 @@ import {
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
 import type { Bulk } from './bulk.js';
-import { SnapshotCache, sumPathViews, topCandidates, unionCount, type PathSnapshot, type VisitorSnapshot } from './snapshots.js';
+import { SnapshotCache, pathSnapshot, topCandidates, unionCount, type PathSnapshot, type VisitorSnapshot } from './snapshots.js';
 
 export interface SqlStoreOptions {
   dialect: Dialect;
@@ -117,7 +117,7 @@ export class SqlStore implements AnalyticsStore {
   /** Path views summed over the range's per-bucket snapshots; ties broken by path name. */
   async topPaths(siteId: string, range: BucketRange, limit: number): Promise<PathViews[]> {
     const buckets = await this.bucketCounters(siteId, range);
-    const candidates = topCandidates(sumPathViews(await this.pathSnapshots(siteId, range, buckets)), limit);
+    const candidates = topCandidates(await this.pathSnapshots(siteId, range, buckets), limit);
     if (candidates.length === 0) return [];
     const names = new Map<number, string>();
     for (const part of chunk(candidates, 1, this.opts.maxParams - 1)) {
@@ -150,7 +150,7 @@ export class SqlStore implements AnalyticsStore {
         from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
         group by ${sql.ref(col)}`.execute(this.db);
       return rows.rows.map((r) => {
-        const ids = parseIds(r.ids);
+        const ids = parseIds(r.ids).sort();
         return [String(r.b), { kind: 'visitors', value: { count: ids.length, ids } }];
       });
     }).then((entries) => entries.map((e) => (e as { value: VisitorSnapshot }).value.ids));
@@ -163,11 +163,7 @@ export class SqlStore implements AnalyticsStore {
           ${this.concat(sql.ref('path_id'), 'path_id')} as ids, ${this.concat(sql.ref('views'), 'path_id')} as counts
         from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
         group by ${sql.ref(col)}`.execute(this.db);
-      return rows.rows.map((r) => {
-        const ids = parseIds(r.ids);
-        const counts = parseIds(r.counts);
-        return [String(r.b), { kind: 'paths', value: { views: counts.reduce((n, c) => n + c, 0), ids, counts } }];
-      });
+      return rows.rows.map((r) => [String(r.b), { kind: 'paths', value: pathSnapshot(parseIds(r.ids), parseIds(r.counts)) }]);
     }).then((entries) => entries.map((e) => (e as { value: PathSnapshot }).value));
   }
 
