@@ -162,9 +162,14 @@ interface Target_ {
   cleanup: () => Promise<void>;
 }
 
+/**
+ * Event i of n: times follow queue order across the last 24 hours (with a minute of jitter), as
+ * live traffic arrives; visitors uniform, paths skewed (a few popular, a long tail).
+ */
 function makeEvents(site: string, n: number, now: number, visitors: number, paths: number, userOf?: (i: number) => string): (i: number) => QueuedEvent {
+  const span = 23.5 * HOUR;
   return (i) => {
-    const ts = now - Math.floor(Math.random() * 23.5 * HOUR) - 60_000;
+    const ts = Math.min(now - 60_000, now - span + Math.floor((i / n) * span + (Math.random() - 0.5) * 60_000));
     return {
       id: uuidv7(),
       site_id: site,

@@ -65,10 +65,20 @@ export interface Buckets {
 export function bucketsOf(ts: number, timeZone: string): Buckets {
   const offset = tzOffset(ts, timeZone);
   const local = ts + offset;
-  return {
-    day: new Date(local).toISOString().slice(0, 10),
-    hour: Math.floor(local / HOUR) * HOUR - offset,
-  };
+  return { day: dayName(Math.floor(local / 86_400_000)), hour: Math.floor(local / HOUR) * HOUR - offset };
+}
+
+const dayNames = new Map<number, string>();
+
+/** 'YYYY-MM-DD' of a day number (days since 1970), remembered: this runs for every event. */
+function dayName(dayNumber: number): string {
+  let name = dayNames.get(dayNumber);
+  if (name === undefined) {
+    name = new Date(dayNumber * 86_400_000).toISOString().slice(0, 10);
+    if (dayNames.size > 10_000) dayNames.clear();
+    dayNames.set(dayNumber, name);
+  }
+  return name;
 }
 
 export function localDay(ts: number, timeZone: string): string {

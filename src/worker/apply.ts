@@ -28,11 +28,15 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
       const issue = parsed.error.issues[0];
       throw new InvalidJobError(`invalid job payload: ${issue?.path.join('.') || 'payload'}: ${issue?.message}`);
     }
-    const out: BucketedEvent[] = [];
-    for (const e of parsed.data.events) {
+    // The parsed events are fresh objects of ours: complete them in place (this runs per event).
+    const out = parsed.data.events as BucketedEvent[];
+    for (const e of out) {
       const site = deps.sites.get(e.site_id) ?? (await deps.sites.fetch(e.site_id));
       if (!site) throw new InvalidJobError(`unknown site: ${e.site_id}`);
-      out.push({ ...e, ...bucketsOf(e.ts, site.timezone), is_pageview: isPageview(e.event_type) });
+      const b = bucketsOf(e.ts, site.timezone);
+      e.day = b.day;
+      e.hour = b.hour;
+      e.is_pageview = isPageview(e.event_type);
     }
     return out;
   }

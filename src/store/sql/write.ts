@@ -11,23 +11,32 @@ type Trx = Transaction<Database>;
 
 export const pathHash = (path: string) => createHash('sha256').update(path).digest('hex');
 
-/** Bounded, insert-only memory of facts that are committed and never change. */
+/**
+ * Bounded, insert-only memory of committed facts that never change, per site (keys without the
+ * site in them: no string building on the per-event path).
+ */
 class CommittedCache<K, V> {
-  private map = new Map<K, V>();
+  private sites = new Map<string, Map<K, V>>();
+  private size = 0;
   constructor(private limit: number) {}
-  get(key: K): V | undefined {
-    return this.map.get(key);
+  of(siteId: string): ReadonlyMap<K, V> {
+    return this.sites.get(siteId) ?? (EMPTY as ReadonlyMap<K, V>);
   }
-  has(key: K): boolean {
-    return this.map.has(key);
-  }
-  addAll(entries: Iterable<[K, V]>): void {
+  addAll(siteId: string, entries: [K, V][]): void {
+    if (entries.length === 0) return;
+    if (this.size + entries.length > this.limit) {
+      this.sites.clear();
+      this.size = 0;
+    }
+    let map = this.sites.get(siteId);
+    if (!map) this.sites.set(siteId, (map = new Map()));
     for (const [k, v] of entries) {
-      if (this.map.size >= this.limit) this.map.clear();
-      this.map.set(k, v);
+      if (!map.has(k)) this.size++;
+      map.set(k, v);
     }
   }
 }
+const EMPTY: ReadonlyMap<never, never> = new Map<never, never>();
 
 const DAY = 86_400_000;
 const TWO_32 = 4_294_967_296;
@@ -77,17 +86,23 @@ const GRAINS: Grain[] = [
 const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key'], types: ['text', 'text'], key: ['site_id', 'visitor_key'] };
 const PATHS: Table = { name: 'paths', columns: ['site_id', 'path_hash', 'path'], types: ['text', 'text', 'text'], key: ['site_id', 'path_hash'] };
 
-/** What a transaction learned; remembered only once it has committed. */
+/** What a transaction learned, per site; remembered only once it has committed. */
 interface Learned {
-  visitorIds: [string, number][];
-  pathIds: [string, number][];
-  visitorDays: [string, true][];
+  visitorIds: Map<string, [string, number][]>;
+  pathIds: Map<string, [string, number][]>;
+  visitorDays: Map<string, [number, true][]>;
+}
+
+function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
+  let list = into.get(siteId);
+  if (!list) into.set(siteId, (list = []));
+  return list;
 }
 
 export class SqlWriter {
   private visitorIds = new CommittedCache<string, number>(500_000);
   private pathIds = new CommittedCache<string, number>(200_000);
-  private visitorDays = new CommittedCache<string, true>(1_000_000);
+  private visitorDays = new CommittedCache<number, true>(2_000_000);
   private events: Table;
 
   constructor(
@@ -108,12 +123,12 @@ export class SqlWriter {
   async apply(events: BucketedEvent[], now: number): Promise<ApplyResult> {
     const unique = [...new Map(events.map((e) => [e.id, e])).values()];
     for (let attempt = 1; ; attempt++) {
-      const learned: Learned = { visitorIds: [], pathIds: [], visitorDays: [] };
+      const learned: Learned = { visitorIds: new Map(), pathIds: new Map(), visitorDays: new Map() };
       try {
         const applied = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, now, learned));
-        this.visitorIds.addAll(learned.visitorIds);
-        this.pathIds.addAll(learned.pathIds);
-        this.visitorDays.addAll(learned.visitorDays);
+        for (const [site, entries] of learned.visitorIds) this.visitorIds.addAll(site, entries);
+        for (const [site, entries] of learned.pathIds) this.pathIds.addAll(site, entries);
+        for (const [site, entries] of learned.visitorDays) this.visitorDays.addAll(site, entries);
         return { applied, duplicates: events.length - applied };
       } catch (err) {
         // Deadlocks and busy files roll the whole transaction back: trying again is safe.
@@ -153,8 +168,8 @@ export class SqlWriter {
 
   private async applySite(trx: Trx, siteId: string, news: BucketedEvent[], now: number, learned: Learned): Promise<void> {
     const views = news.filter((e) => e.is_pageview);
-    const vid = await this.resolveIds(trx, siteId, VISITORS, 'visitor_id', unique(news.map((e) => e.user_id)), this.visitorIds, learned.visitorIds, (v) => [siteId, v], (v) => v);
-    const pid = await this.resolveIds(trx, siteId, PATHS, 'path_id', unique(views.map((e) => e.path)), this.pathIds, learned.pathIds, (v) => [siteId, pathHash(v), v], pathHash);
+    const vid = await this.resolveIds(trx, siteId, VISITORS, 'visitor_id', unique(news.map((e) => e.user_id)), this.visitorIds.of(siteId), learn(learned.visitorIds, siteId), (v) => [siteId, v], (v) => v);
+    const pid = await this.resolveIds(trx, siteId, PATHS, 'path_id', unique(views.map((e) => e.path)), this.pathIds.of(siteId), learn(learned.pathIds, siteId), (v) => [siteId, pathHash(v), v], pathHash);
     const visitorOf = news.map((e) => vid.get(e.user_id)!);
     const pathOf = views.map((e) => pid.get(e.path)!);
     for (const g of GRAINS) {
@@ -172,7 +187,7 @@ export class SqlWriter {
     table: Table,
     idColumn: string,
     values: string[],
-    cache: CommittedCache<string, number>,
+    cache: ReadonlyMap<string, number>,
     learned: [string, number][],
     row: (value: string) => Value[],
     match: (value: string) => string,
@@ -180,7 +195,7 @@ export class SqlWriter {
     const ids = new Map<string, number>();
     const missing: string[] = [];
     for (const v of values) {
-      const cached = cache.get(`${siteId}\u0000${v}`);
+      const cached = cache.get(v);
       if (cached !== undefined) ids.set(v, cached);
       else missing.push(v);
     }
@@ -188,7 +203,7 @@ export class SqlWriter {
     if (this.dialect === 'postgres') missing.sort();
     const found = (v: string, id: number) => {
       ids.set(v, id);
-      learned.push([`${siteId}\u0000${v}`, id]);
+      learned.push([v, id]);
     };
     const inserted = await this.bulk.insertNewIds(trx, table, idColumn, missing.map(row));
     const taken: string[] = [];
@@ -220,10 +235,11 @@ export class SqlWriter {
     learned: Learned,
   ): Promise<Map<number, number>> {
     const rows = new Map<number, [string, Value, number]>();
+    const known: ReadonlyMap<number, true> = g.remember ? this.visitorDays.of(siteId) : (EMPTY as ReadonlyMap<number, true>);
     for (let i = 0; i < news.length; i++) {
       const e = news[i]!;
       const k = pair(index(e), visitorOf[i]!);
-      if (rows.has(k) || (g.remember && this.visitorDays.has(`${siteId}\u0000${k}`))) continue;
+      if (rows.has(k) || known.has(k)) continue;
       rows.set(k, [siteId, g.of(e), visitorOf[i]!]);
     }
     const fresh = new Map<number, number>();
@@ -240,7 +256,10 @@ export class SqlWriter {
       const b = Math.floor(keys[i]! / TWO_32);
       fresh.set(b, (fresh.get(b) ?? 0) + 1);
     }
-    if (g.remember) for (const k of keys) learned.visitorDays.push([`${siteId}\u0000${k}`, true]);
+    if (g.remember) {
+      const list = learn(learned.visitorDays, siteId);
+      for (const k of keys) list.push([k, true]);
+    }
     return fresh;
   }
 
