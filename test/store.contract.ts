@@ -22,6 +22,8 @@ export const AWKWARD_PATHS = [
   'constructor',
   '/toString',
   '/héllo/wörld/日本語/😀',
+  '/q"uote\\back{brace},comma \'single\'',
+  'NULL',
   '/' + 'x'.repeat(1999),
   '/' + 'é'.repeat(1999),
 ];

@@ -33,7 +33,8 @@ if (config.queue.kind === 'bullmq') {
   await q.close();
 }
 const t = performance.now();
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof3'}`, WORKER_ENTRY], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const extra = Array.from({ length: Number(process.env.WORKERS ?? 1) - 1 }, () => spawn(process.execPath, [WORKER_ENTRY], { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' }));
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof3'}`, WORKER_ENTRY], { env: { PATH: process.env.PATH, XDIV: process.env.XDIV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 const w = new Proc(child, 'worker');
 const today = localDay(now, 'UTC');
 for (;;) {
@@ -44,5 +45,6 @@ for (;;) {
 }
 console.log(`${config.queue.kind}/${config.store.kind}: ${Math.round(N / ((performance.now() - t) / 1000))} events/s (incl. worker start)`);
 await w.stop();
+for (const x of extra) x.kill('SIGTERM');
 await store.close();
 fs.rmSync(dir, { recursive: true, force: true });

@@ -191,7 +191,10 @@ export class BullmqEventConsumer implements EventConsumer {
     if (this.scanning) return [];
     this.scanning = true;
     try {
-      const waiting = await this.queue.getJobs(['wait'], 0, SCAN_WAITING - 1, false);
+      // Workers look at different stretches of the waiting list, so they rarely take the same jobs.
+      const total = await this.queue.getWaitingCount();
+      const start = Math.floor(Math.random() * Math.max(0, total - SCAN_WAITING));
+      const waiting = await this.queue.getJobs(['wait'], start, start + SCAN_WAITING - 1, false);
       const out: Job[] = [];
       let events = 0;
       for (const job of waiting) {

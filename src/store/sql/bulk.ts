@@ -28,9 +28,23 @@ export interface Bulk {
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const keyOf = (row: Value[], idx: number[]) => idx.map((i) => String(row[i])).join('\u0000');
 
+/**
+ * A PostgreSQL array literal for column j of the rows. Built here rather than by node-postgres,
+ * whose generic per-element escaping cost more than the rest of the worker's work per event.
+ */
+function arrayLiteral(rows: Value[][], j: number, type: ColumnType): string {
+  const parts = new Array<string>(rows.length);
+  if (type === 'text') {
+    for (let i = 0; i < rows.length; i++) parts[i] = `"${String(rows[i]![j]).replace(/[\\"]/g, '\\$&')}"`;
+  } else {
+    for (let i = 0; i < rows.length; i++) parts[i] = String(rows[i]![j]);
+  }
+  return `{${parts.join(',')}}`;
+}
+
 export class PostgresBulk implements Bulk {
   private source(t: Table, rows: Value[][]) {
-    const arrays = t.types.map((type, j) => sql`${rows.map((r) => r[j])}::${sql.raw(type)}[]`);
+    const arrays = t.types.map((type, j) => sql`${arrayLiteral(rows, j, type)}::${sql.raw(type)}[]`);
     return sql`insert into ${sql.raw(ident(t.name))} (${sql.raw(t.columns.map(ident).join(', '))}) select * from unnest(${sql.join(arrays)})`;
   }
 

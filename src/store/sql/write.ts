@@ -172,12 +172,13 @@ export class SqlWriter {
     const pid = await this.resolveIds(trx, siteId, PATHS, 'path_id', unique(views.map((e) => e.path)), this.pathIds.of(siteId), learn(learned.pathIds, siteId), (v) => [siteId, pathHash(v), v], pathHash);
     const visitorOf = news.map((e) => vid.get(e.user_id)!);
     const pathOf = views.map((e) => pid.get(e.path)!);
-    for (const g of GRAINS) {
-      const index = g.indexer(news);
-      const newUniques = await this.insertVisitorBuckets(trx, siteId, g, index, news, visitorOf, learned);
-      await this.addTotals(trx, siteId, g, index, news, newUniques, now);
-      await this.addPathViews(trx, siteId, g, index, views, pathOf);
-    }
+    // Rows every batch touches (a popular path, the day's totals) are locked until commit: write
+    // them last, so concurrent transactions overlap for everything else.
+    const indexes = GRAINS.map((g) => g.indexer(news));
+    const newUniques = [];
+    for (const [i, g] of GRAINS.entries()) newUniques.push(await this.insertVisitorBuckets(trx, siteId, g, indexes[i]!, news, visitorOf, learned));
+    for (const [i, g] of GRAINS.entries()) await this.addPathViews(trx, siteId, g, indexes[i]!, views, pathOf);
+    for (const [i, g] of GRAINS.entries()) await this.addTotals(trx, siteId, g, indexes[i]!, news, newUniques[i]!, now);
   }
 
   /** Dictionary ids of a site's values; values seen for the first time are inserted. */
