@@ -15,7 +15,7 @@ import { sleep } from '../../test/helpers/wait.js';
 
 const N = Number(process.env.N ?? 200000);
 const dir = '/tmp/drainprof-' + Date.now();
-const env: Record<string, string> = { DATA_DIR: dir, QUEUE_NAME: 'dp' + Date.now(), LOG_LEVEL: 'warn', ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}), ...(process.env.PG ? { DATABASE_URL: 'postgres://postgres@127.0.0.1/test', DATABASE_SCHEMA: 'dp' + Date.now() } : {}) };
+const env: Record<string, string> = { ...(process.env.WORKER_FLUSH_MAX_EVENTS ? { WORKER_FLUSH_MAX_EVENTS: process.env.WORKER_FLUSH_MAX_EVENTS } : {}), DATA_DIR: dir, QUEUE_NAME: 'dp' + Date.now(), LOG_LEVEL: 'warn', ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}), ...(process.env.PG ? { DATABASE_URL: 'postgres://postgres@127.0.0.1/test', DATABASE_SCHEMA: 'dp' + Date.now() } : {}) };
 const config = loadConfig(env);
 const store = await openStore(config);
 await store.createSite(newSite('bench', 'b', 'UTC', Date.now()).site);
@@ -34,7 +34,8 @@ if (config.queue.kind === 'bullmq') {
 }
 const t = performance.now();
 const extra = Array.from({ length: Number(process.env.WORKERS ?? 1) - 1 }, () => spawn(process.execPath, [WORKER_ENTRY], { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' }));
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof3'}`, WORKER_ENTRY], { env: { PATH: process.env.PATH, XDIV: process.env.XDIV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const profile = process.env.NOPROF ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof3'}`];
+const child = spawn(process.execPath, [...profile, WORKER_ENTRY], { env: { PATH: process.env.PATH, XDIV: process.env.XDIV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 const w = new Proc(child, 'worker');
 const today = localDay(now, 'UTC');
 for (;;) {

@@ -26,7 +26,7 @@ export interface Bulk {
 }
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const keyOf = (row: Value[], idx: number[]) => idx.map((i) => String(row[i])).join('\u0000');
+const keyOf = (row: Value[], idx: number[]) => (idx.length === 1 ? String(row[idx[0]!]) : idx.map((i) => String(row[i])).join('\u0000'));
 
 /**
  * A PostgreSQL array literal for column j of the rows. Built here rather than by node-postgres,
@@ -35,7 +35,10 @@ const keyOf = (row: Value[], idx: number[]) => idx.map((i) => String(row[i])).jo
 function arrayLiteral(rows: Value[][], j: number, type: ColumnType): string {
   const parts = new Array<string>(rows.length);
   if (type === 'text') {
-    for (let i = 0; i < rows.length; i++) parts[i] = `"${String(rows[i]![j]).replace(/[\\"]/g, '\\$&')}"`;
+    for (let i = 0; i < rows.length; i++) {
+      const v = String(rows[i]![j]);
+      parts[i] = v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
+    }
   } else {
     for (let i = 0; i < rows.length; i++) parts[i] = String(rows[i]![j]);
   }
@@ -53,7 +56,7 @@ export class PostgresBulk implements Bulk {
     const idx = t.key.map((k) => t.columns.indexOf(k));
     const res = await sql<Record<string, Value>>`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))}) do nothing
       returning ${sql.raw(t.key.map(ident).join(', '))}`.execute(db);
-    const inserted = new Set(res.rows.map((r) => t.key.map((k) => String(r[k])).join('\u0000')));
+    const inserted = new Set(res.rows.map((r) => (t.key.length === 1 ? String(r[t.key[0]!]) : t.key.map((k) => String(r[k])).join('\u0000'))));
     return rows.map((row) => inserted.has(keyOf(row, idx)));
   }
 

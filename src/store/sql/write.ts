@@ -146,6 +146,12 @@ export class SqlWriter {
     return this.dialect === 'postgres' ? rows.sort(compareRows) : rows;
   }
 
+  /** Numeric (bucket, id) keys, in ascending order for PostgreSQL (the lock order), as they come for SQLite. */
+  private keysInOrder(rows: Map<number, unknown>): number[] {
+    if (this.dialect !== 'postgres') return [...rows.keys()];
+    return Array.from(Float64Array.from(rows.keys()).sort());
+  }
+
   private async applyIn(trx: Trx, events: BucketedEvent[], now: number, learned: Learned): Promise<number> {
     const rows = this.ordered(events.map((e) => [e.id, e.site_id, e.event_type, e.path, e.user_id, e.ts, e.received_at, now]));
     const inserted = await this.bulk.insertNew(trx, this.events, rows);
@@ -244,13 +250,8 @@ export class SqlWriter {
       rows.set(k, [siteId, g.of(e), visitorOf[i]!]);
     }
     const fresh = new Map<number, number>();
-    const keys = [...rows.keys()];
-    const list = [...rows.values()];
-    if (this.dialect === 'postgres') {
-      const order = list.map((_, i) => i).sort((a, b) => compareRows(list[a]!, list[b]!));
-      keys.splice(0, keys.length, ...order.map((i) => keys[i]!));
-      list.splice(0, list.length, ...order.map((i) => list[i]!));
-    }
+    const keys = this.keysInOrder(rows);
+    const list = keys.map((k) => rows.get(k)!);
     const inserted = await this.bulk.insertNew(trx, g.visitors, list);
     for (let i = 0; i < keys.length; i++) {
       if (!inserted[i]) continue;
@@ -300,7 +301,7 @@ export class SqlWriter {
       if (!c) counts.set(k, (c = [siteId, g.of(e), pathOf[i]!, 0]));
       c[3]++;
     }
-    await this.bulk.upsertAdd(trx, g.paths, this.ordered([...counts.values()]), ['views']);
+    await this.bulk.upsertAdd(trx, g.paths, this.keysInOrder(counts).map((k) => counts.get(k)!), ['views']);
   }
 }
 
