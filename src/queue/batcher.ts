@@ -24,8 +24,6 @@ export class EnqueueBatcher {
   private inFlight = 0;
   private scheduled = false;
   private readonly maxInFlight: number;
-  /** Size of each job written, for metrics and the bench. */
-  readonly stats = { jobs: 0, events: 0 };
 
   constructor(
     private queue: EventQueue,
@@ -58,8 +56,6 @@ export class EnqueueBatcher {
     if (this.pending.length === 0) return;
     const batch = this.pending.splice(0, this.opts.maxBatch);
     this.inFlight++;
-    this.stats.jobs++;
-    this.stats.events += batch.length;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new QueueUnavailableError(new Error(`no answer in ${this.opts.timeoutMs} ms`))), this.opts.timeoutMs);

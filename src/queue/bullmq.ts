@@ -93,8 +93,6 @@ export class BullmqEventConsumer implements EventConsumer {
   private held = new Set<string>();
   private flushes = new Set<Promise<void>>();
   private takeAfter = 0;
-  /** Jobs taken from the waiting list so far (for the bench and the logs). */
-  readonly stats = { groups: 0, claimed: 0, taken: 0 };
 
   constructor(
     redisConfig: RedisConfig,
@@ -164,9 +162,6 @@ export class BullmqEventConsumer implements EventConsumer {
     const outcomes = new Map<string, (ok: boolean) => void>();
     for (const job of extra) this.taken.set(String(job.id), new Promise((r) => outcomes.set(String(job.id), r)));
     const jobs = [...group.map((p) => p.job), ...extra];
-    this.stats.groups++;
-    this.stats.claimed += group.length;
-    this.stats.taken += extra.length;
     let results: (Error | null)[];
     try {
       results = await this.handler!(jobs.map((j) => ({ id: String(j.id), data: j.data, attemptsMade: j.attemptsMade })));

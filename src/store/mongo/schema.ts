@@ -1,7 +1,8 @@
 // Collections of the MongoDB store, their documents and their indexes.
 // Every field name below is fixed: user input (paths, user ids) only ever appears as a value.
-import { createHash } from 'node:crypto';
 import type { Collection, Db, IndexDescription } from 'mongodb';
+
+export { pathHash } from '../path-hash.js';
 
 export interface SiteDoc {
   /** The site id: `_id` makes a second site with the same id a duplicate-key error. */
@@ -78,7 +79,6 @@ export interface HourlyPathDoc {
   views: number;
 }
 
-export const pathHash = (path: string): string => createHash('sha256').update(path).digest('hex');
 
 export interface Collections {
   sites: Collection<SiteDoc>;

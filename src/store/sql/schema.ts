@@ -1,14 +1,8 @@
 // Tables of the SQL stores (SQLite and PostgreSQL share them) and their migrations.
 import { sql, type Generated, type Kysely } from 'kysely';
+import type { Site } from '../../core/site.js';
 
-export interface SitesTable {
-  site_id: string;
-  name: string;
-  timezone: string;
-  api_key_hash: string;
-  read_key_hash: string;
-  created_at: number;
-}
+export type SitesTable = Site;
 
 /** Raw events, the spec's `events` collection. Kept RETENTION_DAYS. */
 export interface EventsTable {

@@ -42,6 +42,7 @@ export class SqlStore implements AnalyticsStore {
   private writer: SqlWriter;
   /** Per-process memory for range answers; 64 MB holds ~150 days of a 100,000-visitor-a-day site. */
   private snapshots = new SnapshotCache(64 * 1024 * 1024);
+  private inflight = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly db: Kysely<Database>,
@@ -83,7 +84,28 @@ export class SqlStore implements AnalyticsStore {
     return this.writer.apply(events, now);
   }
 
-  async dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
+  /**
+   * Identical reads already in flight share one query: a report asks for its range's counters
+   * itself and again through uniqueVisitors and topPaths, concurrently.
+   */
+  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = read().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
+    return this.shared(`d\u0000${siteId}\u0000${from}\u0000${to}`, () => this.readDailyTotals(siteId, from, to));
+  }
+
+  hourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
+    return this.shared(`h\u0000${siteId}\u0000${from}\u0000${to}`, () => this.readHourlyTotals(siteId, from, to));
+  }
+
+  private async readDailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
     const rows = await this.db
       .selectFrom('daily_stats')
       .select(['day', 'total_views', 'unique_users'])
@@ -95,7 +117,7 @@ export class SqlStore implements AnalyticsStore {
     return rows.map((r) => ({ day: r.day, views: Number(r.total_views), uniques: Number(r.unique_users) }));
   }
 
-  async hourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
+  private async readHourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
     const rows = await this.db
       .selectFrom('hourly_stats')
       .select(['hour_ms', 'total_views', 'unique_users'])

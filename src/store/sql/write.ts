@@ -1,15 +1,13 @@
 // The write path of the SQL stores: a batch of events becomes, in one transaction, one bulk write
 // per table (see bulk.ts), with increments merged per row first. Work is done per site (a batch
 // usually holds one), with numeric keys, because this loop runs for every event.
-import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pathHash } from '../path-hash.js';
 import type { ApplyResult, BucketedEvent } from '../port.js';
 import type { Bulk, ColumnType, Table, Value } from './bulk.js';
 import type { Database, Dialect } from './schema.js';
 
 type Trx = Transaction<Database>;
-
-export const pathHash = (path: string) => createHash('sha256').update(path).digest('hex');
 
 /**
  * Bounded, insert-only memory of committed facts that never change, per site (keys without the
