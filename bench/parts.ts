@@ -155,7 +155,7 @@ async function countJobs(redisUrl: string, name: string): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // 2. Worker drain
 
-interface Target_ {
+interface KeptStore {
   store: AnalyticsStore;
   site: NewSite;
   env: Record<string, string>;
@@ -245,7 +245,7 @@ export async function drainPart(o: {
   sizes: Sizes;
   log: Log;
   keep: boolean;
-}): Promise<{ result: PartResult; keep?: Target_ }> {
+}): Promise<{ result: PartResult; keep?: KeptStore }> {
   const dataDir = tempDir('bench-drain-');
   const schema = o.store === 'postgres' ? `bench_${Date.now()}` : undefined;
   const env: Record<string, string> = {
@@ -342,7 +342,7 @@ async function bulkInsertBaseline(store: 'sqlite' | 'postgres', dataDir: string,
 // ---------------------------------------------------------------------------------------------
 // 3. Statistics
 
-export async function statsPart(o: { redisUrl: string; store: 'sqlite' | 'postgres'; target: Target_; sizes: Sizes; log: Log }): Promise<PartResult> {
+export async function statsPart(o: { redisUrl: string; store: 'sqlite' | 'postgres'; target: KeptStore; sizes: Sizes; log: Log }): Promise<PartResult> {
   const { store, site, env } = o.target;
   const db = (store as SqlStore).db;
   const now = Date.now();

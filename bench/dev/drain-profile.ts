@@ -35,7 +35,7 @@ if (config.queue.kind === 'bullmq') {
 const t = performance.now();
 const extra = Array.from({ length: Number(process.env.WORKERS ?? 1) - 1 }, () => spawn(process.execPath, [WORKER_ENTRY], { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' }));
 const profile = process.env.NOPROF ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof3'}`];
-const child = spawn(process.execPath, [...profile, WORKER_ENTRY], { env: { PATH: process.env.PATH, XDIV: process.env.XDIV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [...profile, WORKER_ENTRY], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 const w = new Proc(child, 'worker');
 const today = localDay(now, 'UTC');
 for (;;) {
