@@ -26,9 +26,7 @@ export interface SqlStoreOptions {
   isUniqueViolation: (err: unknown) => boolean;
   /** How this database takes many rows at once (bulk.ts). */
   bulk: Bulk;
-  onClose?: () => Promise<void>;
 }
-
 
 function chunk<T>(rows: T[], columns: number, maxParams: number): T[][] {
   const size = Math.max(1, Math.floor(maxParams / columns));
@@ -273,7 +271,6 @@ export class SqlStore implements AnalyticsStore {
 
   async close(): Promise<void> {
     await this.db.destroy();
-    await this.opts.onClose?.();
   }
 }
 
