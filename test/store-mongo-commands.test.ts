@@ -307,6 +307,15 @@ describe('MongoDB store: commands sent to the server', () => {
       u: { $inc: { total_views, unique_users }, $set: { updated_at: AT }, $setOnInsert: { created_at: AT } },
       upsert: true,
     });
+    // Every rollup write of a transaction, in the order the adapter sends them.
+    const ROLLUP_UPDATES = [
+      'update daily_visitors',
+      'update hourly_visitors',
+      'update daily_stats',
+      'update hourly_stats',
+      'update daily_paths',
+      'update hourly_paths',
+    ];
     const pathInc = (field: 'date' | 'hour', bucket: string | number, path: string, views: number) => ({
       q: { site_id: SITE, [field]: bucket, path_hash: sha256(path) },
       u: { $inc: { views }, $setOnInsert: { path } },
@@ -319,12 +328,7 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(sent.map(target)).toEqual([
         'find events',
         'insert events',
-        'update daily_visitors',
-        'update hourly_visitors',
-        'update daily_stats',
-        'update hourly_stats',
-        'update daily_paths',
-        'update hourly_paths',
+        ...ROLLUP_UPDATES,
         'commitTransaction 1',
       ]);
       expect(sent.map(shape)).toEqual([
@@ -433,12 +437,7 @@ describe('MongoDB store: commands sent to the server', () => {
         'abortTransaction 1',
         'find events',
         'insert events',
-        'update daily_visitors',
-        'update hourly_visitors',
-        'update daily_stats',
-        'update hourly_stats',
-        'update daily_paths',
-        'update hourly_paths',
+        ...ROLLUP_UPDATES,
         'commitTransaction 1',
       ]);
       const first = txnOf(sent[0]!);
