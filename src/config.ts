@@ -59,6 +59,8 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
   TRUST_PROXY: bool(false),
   MAX_FUTURE_SKEW_SECONDS: int(300),
+  EVENT_BATCH_MAX: int(100, 1),
+  BATCH_BODY_LIMIT_BYTES: int(512 * 1024, 1024),
   CORS_ORIGIN: z.string().default('*'),
 
   // Access.
@@ -69,6 +71,7 @@ const schema = z.object({
   WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
   SITE_CACHE_REFRESH_SECONDS: int(30, 1),
+  SESSION_TIMEOUT_MINUTES: int(30, 1),
 
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
@@ -114,6 +117,9 @@ export interface Config {
     trustProxy: boolean;
     maxFutureSkewMs: number;
     corsOrigin: string;
+    /** Most events in one POST /api/event/batch. */
+    eventBatchMax: number;
+    batchBodyLimitBytes: number;
   };
   adminToken: string | undefined;
   worker: {
@@ -121,6 +127,8 @@ export interface Config {
     inProcess: boolean;
     flushMaxEvents: number;
     shutdownTimeoutMs: number;
+    /** The gap between two events of a visitor that starts a new visit. */
+    sessionTimeoutMs: number;
   };
   siteCacheRefreshMs: number;
   retentionDays: number;
@@ -181,12 +189,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: e.TRUST_PROXY,
       maxFutureSkewMs: e.MAX_FUTURE_SKEW_SECONDS * 1000,
       corsOrigin: e.CORS_ORIGIN,
+      eventBatchMax: e.EVENT_BATCH_MAX,
+      batchBodyLimitBytes: Math.max(e.BATCH_BODY_LIMIT_BYTES, e.BODY_LIMIT_BYTES),
     },
     adminToken: e.ADMIN_TOKEN,
     worker: {
       inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
       flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
       shutdownTimeoutMs: e.WORKER_SHUTDOWN_TIMEOUT_MS,
+      sessionTimeoutMs: e.SESSION_TIMEOUT_MINUTES * 60_000,
     },
     siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,

@@ -13,7 +13,12 @@ import type { EventQueue } from './queue/port.js';
 import { createRedis } from './queue/redis.js';
 import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
+import { IngestPipeline } from './ingest/pipeline.js';
+import { SaltCache } from './ingest/salts.js';
 import { embeddedQueueFile } from './worker/run.js';
+
+/** How often an API server re-reads the salts (deleted ones disappear; new ones are made on demand). */
+const SALT_REFRESH_MS = 10 * 60_000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -27,6 +32,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const sites = new SiteCache(store);
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
+  const salts = new SaltCache(store);
+  await salts.load();
+  salts.startRefresh(SALT_REFRESH_MS, (err) => logger.warn({ err }, 'Salt refresh failed'));
 
   let queue: EventQueue;
   let redis: Redis | undefined;
@@ -59,6 +67,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     queue,
     batcher: new EnqueueBatcher(queue, { maxBatch: config.ingest.batchMax, timeoutMs: config.ingest.enqueueTimeoutMs }),
     sites,
+    salts,
+    ingest: new IngestPipeline(salts, { retentionDays: config.retentionDays, maxFutureSkewMs: config.ingest.maxFutureSkewMs }),
     announceSite,
     now: Date.now,
   };
@@ -73,6 +83,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     close: async () => {
       await app.close();
       sites.stop();
+      salts.stop();
       await queue.close();
       subscriber?.disconnect();
       redis?.disconnect();

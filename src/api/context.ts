@@ -2,12 +2,17 @@
 import type { Config } from '../config.js';
 import type { EnqueueBatcher } from '../queue/batcher.js';
 import type { EventQueue } from '../queue/port.js';
-import type { AnalyticsStore } from '../store/port.js';
+import type { IngestPipeline } from '../ingest/pipeline.js';
+import type { SaltCache } from '../ingest/salts.js';
+import type { SaltStore, SiteStore, StatsReader } from '../store/port.js';
 import type { SiteCache } from '../store/site-cache.js';
 
 export interface ApiContext {
   config: Config;
-  store: AnalyticsStore;
+  /** What the API uses of the store: sites, salts and the stats reader (never the event sink). */
+  store: SiteStore & SaltStore & StatsReader & { readonly kind: string; ping(): Promise<void> };
+  salts: SaltCache;
+  ingest: IngestPipeline;
   queue: EventQueue;
   batcher: EnqueueBatcher;
   sites: SiteCache;

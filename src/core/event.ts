@@ -1,61 +1,90 @@
-// The event as a client sends it, and the event as it travels through the queue.
+// The event as it travels through the queue, in every payload version the worker still accepts.
+// The API writes version 2; jobs queued by the previous version (no `v` field) still apply after
+// an upgrade (`upgradePayload`).
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { uuidv7 } from './id.js';
+import { givenVisitor } from './visitor.js';
 
-const MAX_PATH_LENGTH = 2048;
+export const MAX_PATH_LENGTH = 2048;
 
-/** A string field with the spec's error messages ("site_id is required"). */
-function field(name: string, max: number) {
-  return z
-    .string({
-      error: (issue) => (issue.input === undefined ? `${name} is required` : `${name} must be a string`),
-    })
-    .min(1, { error: `${name} must not be empty` })
-    .max(max, { error: `${name} must be at most ${max} characters` });
-}
-
-/** Body of `POST /api/event`. Unknown fields are ignored. */
-export const eventInputSchema = z.object(
-  {
-    site_id: field('site_id', 64),
-    event_type: field('event_type', 64),
-    path: field('path', MAX_PATH_LENGTH),
-    user_id: field('user_id', 256),
-    timestamp: z
-      .string({ error: 'timestamp must be an ISO 8601 string' })
-      .pipe(
-        z.iso.datetime({
-          offset: true,
-          error: 'timestamp must be an ISO 8601 date-time with a timezone, e.g. 2024-01-15T10:30:00Z',
-        }),
-      )
-      .optional(),
-  },
-  { error: 'Request body must be a JSON object' },
-);
-
-export type EventInput = z.infer<typeof eventInputSchema>;
-
-/** An accepted event: what the API puts on the queue and the worker applies. */
-export const queuedEventSchema = z.object({
+/** Version 1 (before enrichment): every event had a path and a user id. */
+const queuedEventV1Schema = z.object({
   id: z.uuid(),
   site_id: z.string().min(1).max(64),
   event_type: z.string().min(1).max(64),
   path: z.string().min(1).max(MAX_PATH_LENGTH),
   user_id: z.string().min(1).max(256),
-  /** Event time, epoch milliseconds. */
   ts: z.number().int().nonnegative(),
-  /** When the API accepted it, epoch milliseconds. */
   received_at: z.number().int().nonnegative(),
 });
+export type QueuedEventV1 = z.infer<typeof queuedEventV1Schema>;
 
+const optionalText = (max: number) => z.string().max(max).optional();
+const propValue = z.union([z.string().max(256), z.number(), z.boolean()]);
+
+/** Why the API accepted an event without counting it. */
+export const IGNORE_REASONS = ['bot'] as const;
+export type IgnoreReason = (typeof IGNORE_REASONS)[number];
+
+/**
+ * Version 2: what the API knows after its ingestion steps. Steps that need the client's IP
+ * (visitor hash, country) ran in the API, so the IP is not here; the worker derives the rest
+ * (browser, OS, device, source, screen class) — see core/derive.ts.
+ */
+export const queuedEventSchema = z.object({
+  id: z.uuid(),
+  site_id: z.string().min(1).max(64),
+  type: z.string().min(1).max(64),
+  path: z.string().min(1).max(MAX_PATH_LENGTH),
+  /** Encoded visitor identity (core/visitor.ts); absent for ignored events. */
+  visitor: z.string().min(3).max(300).optional(),
+  /** The page's host, to tell a site's own referrers from others. */
+  host: optionalText(253),
+  referrer: optionalText(4096),
+  utm_source: optionalText(256),
+  utm_medium: optionalText(256),
+  utm_campaign: optionalText(256),
+  utm_term: optionalText(256),
+  utm_content: optionalText(256),
+  screen_width: z.number().int().nonnegative().optional(),
+  language: optionalText(16),
+  country: z.string().length(2).optional(),
+  ua: optionalText(1024),
+  props: z.record(z.string().max(64), propValue).optional(),
+  ts: z.number().int().nonnegative(),
+  received_at: z.number().int().nonnegative(),
+  ignored: z.enum(IGNORE_REASONS).optional(),
+});
 export type QueuedEvent = z.infer<typeof queuedEventSchema>;
 
-/** The payload of one queue job: the events of one ingestion batch. */
-export const jobPayloadSchema = z.object({ events: z.array(queuedEventSchema).min(1) });
+export const PAYLOAD_VERSION = 2;
+
+/** Every payload version the worker accepts: v2 (`{v: 2, events}`) and v1 (`{events}`). */
+export const jobPayloadSchema = z.union([
+  z.object({ v: z.literal(2), events: z.array(queuedEventSchema).min(1) }),
+  z.object({ v: z.undefined().optional(), events: z.array(queuedEventV1Schema).min(1) }),
+]);
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 
-/** Event types counted as page views (total_views, top_paths). Other types count toward visitors only. */
+/** The payload the API writes. */
+export const jobPayload = (events: QueuedEvent[]) => ({ v: PAYLOAD_VERSION, events });
+
+/** Version-1 events as version 2: the user id is a given visitor, the event type keeps its case. */
+export function upgradePayload(payload: JobPayload): QueuedEvent[] {
+  if (payload.v === 2) return payload.events;
+  return payload.events.map((e) => ({
+    id: e.id,
+    site_id: e.site_id,
+    type: e.event_type,
+    path: e.path,
+    visitor: givenVisitor(e.user_id),
+    ts: e.ts,
+    received_at: e.received_at,
+  }));
+}
+
+/** Event types counted as page views (total_views, top_paths). Other types are custom events. */
 export function isPageview(eventType: string): boolean {
   return eventType.toLowerCase() === 'pageview';
 }
@@ -65,33 +94,14 @@ export function newEventId(): string {
   return uuidv7();
 }
 
-export type TimestampCheck = { ok: true; ts: number } | { ok: false; message: string };
-
-/** Rejects events that retention would delete at once, and events from the future. */
-export function checkTimestamp(
-  timestamp: string | undefined,
-  now: number,
-  limits: { retentionDays: number; maxFutureSkewMs: number },
-): TimestampCheck {
-  if (timestamp === undefined) return { ok: true, ts: now };
-  const ts = Date.parse(timestamp);
-  if (ts > now + limits.maxFutureSkewMs) {
-    return { ok: false, message: `timestamp is more than ${Math.round(limits.maxFutureSkewMs / 1000)} seconds in the future` };
-  }
-  if (ts < now - limits.retentionDays * 86_400_000) {
-    return { ok: false, message: `timestamp is older than the retention window of ${limits.retentionDays} days` };
-  }
-  return { ok: true, ts };
-}
-
-export function toQueuedEvent(input: EventInput, ts: number, now: number): QueuedEvent {
-  return {
-    id: newEventId(),
-    site_id: input.site_id,
-    event_type: input.event_type,
-    path: input.path,
-    user_id: input.user_id,
-    ts,
-    received_at: now,
-  };
+/**
+ * The id of an event whose client chose an `event_id`: a UUID derived from (site, event_id), so
+ * the same client id counts once per site however often it is sent, and two sites never collide.
+ */
+export function clientEventId(siteId: string, clientId: string): string {
+  const h = createHash('sha256').update(siteId).update('\u0000').update(clientId.toLowerCase()).digest();
+  h[6] = 0x80 | (h[6]! & 0x0f); // version 8 (custom)
+  h[8] = 0x80 | (h[8]! & 0x3f); // variant 10
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

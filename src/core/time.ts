@@ -68,6 +68,17 @@ export function bucketsOf(ts: number, timeZone: string): Buckets {
   return { day: dayName(Math.floor(local / 86_400_000)), hour: Math.floor(local / HOUR) * HOUR - offset };
 }
 
+/** The same buckets as numbers: the local date as days since 1970-01-01, the hour as epoch ms. */
+export function bucketNumbers(ts: number, timeZone: string): { day: number; hour: number } {
+  const offset = tzOffset(ts, timeZone);
+  const local = ts + offset;
+  return { day: Math.floor(local / 86_400_000), hour: Math.floor(local / HOUR) * HOUR - offset };
+}
+
+/** 'YYYY-MM-DD' ⇄ days since 1970-01-01. */
+export const dayNumber = (day: string): number => Math.round(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
+export const dayOfNumber = (n: number): string => dayName(n);
+
 const dayNames = new Map<number, string>();
 
 /** 'YYYY-MM-DD' of a day number (days since 1970), remembered: this runs for every event. */

@@ -5,7 +5,8 @@ import type { QueuedEvent } from '../core/event.js';
 import { QueueUnavailableError, type EventQueue } from './port.js';
 
 interface Waiter {
-  event: QueuedEvent;
+  /** The events of one request: always in the same job. */
+  events: QueuedEvent[];
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -21,6 +22,7 @@ export interface BatcherOptions {
 
 export class EnqueueBatcher {
   private pending: Waiter[] = [];
+  private pendingEvents = 0;
   private inFlight = 0;
   private scheduled = false;
   private readonly maxInFlight: number;
@@ -33,15 +35,21 @@ export class EnqueueBatcher {
   }
 
   add(event: QueuedEvent): Promise<void> {
+    return this.addAll([event]);
+  }
+
+  /** Queues the events of one request together, in one job: they are acknowledged, or refused, together. */
+  addAll(events: QueuedEvent[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
+      this.pending.push({ events, resolve, reject });
+      this.pendingEvents += events.length;
       this.schedule();
     });
   }
 
   private schedule(): void {
     if (this.pending.length === 0 || this.scheduled) return;
-    const full = this.pending.length >= this.opts.maxBatch;
+    const full = this.pendingEvents >= this.opts.maxBatch;
     // Wait for the write in flight unless the batch is full: that wait is what makes batches.
     if (this.inFlight > 0 && !(full && this.inFlight < this.maxInFlight)) return;
     this.scheduled = true;
@@ -54,13 +62,21 @@ export class EnqueueBatcher {
 
   private flush(): void {
     if (this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.opts.maxBatch);
+    // Whole requests, up to maxBatch events (a request larger than that makes a job of its own).
+    let take = 0;
+    let events = 0;
+    while (take < this.pending.length && (take === 0 || events + this.pending[take]!.events.length <= this.opts.maxBatch)) {
+      events += this.pending[take]!.events.length;
+      take++;
+    }
+    const batch = this.pending.splice(0, take);
+    this.pendingEvents -= events;
     this.inFlight++;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new QueueUnavailableError(new Error(`no answer in ${this.opts.timeoutMs} ms`))), this.opts.timeoutMs);
     });
-    Promise.race([this.queue.enqueue(batch.map((w) => w.event)), timeout])
+    Promise.race([this.queue.enqueue(batch.flatMap((w) => w.events)), timeout])
       .then(
         () => batch.forEach((w) => w.resolve()),
         (err: unknown) => {

@@ -3,7 +3,7 @@ import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { uuidv7 } from '../core/id.js';
 import type { Config } from '../config.js';
-import type { QueuedEvent } from '../core/event.js';
+import { jobPayload, type QueuedEvent } from '../core/event.js';
 import { createFailFastRedis, createRedis, type RedisConfig } from './redis.js';
 import {
   QueueUnavailableError,
@@ -41,7 +41,7 @@ export class BullmqEventQueue implements EventQueue {
     if (this.redis.status !== 'ready') throw new QueueUnavailableError(new Error(`Redis connection is ${this.redis.status}`));
     try {
       // The batch id as job id: if ioredis resends the command after a reconnect, Redis keeps one job.
-      await this.queue.add(JOB_NAME, { events }, { jobId: uuidv7() });
+      await this.queue.add(JOB_NAME, jobPayload(events), { jobId: uuidv7() });
     } catch (err) {
       throw new QueueUnavailableError(err);
     }

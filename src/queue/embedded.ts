@@ -5,7 +5,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { uuidv7 } from '../core/id.js';
 import type { Config } from '../config.js';
-import type { QueuedEvent } from '../core/event.js';
+import { jobPayload, type QueuedEvent } from '../core/event.js';
 import { openSqliteFile } from '../store/sql/sqlite.js';
 import {
   QueueUnavailableError,
@@ -66,7 +66,7 @@ export class EmbeddedEventQueue implements EventQueue {
   async enqueue(events: QueuedEvent[]): Promise<void> {
     const now = Date.now();
     try {
-      this.insert.run(uuidv7(), JSON.stringify({ events }), events.length, now, now);
+      this.insert.run(uuidv7(), JSON.stringify(jobPayload(events)), events.length, now, now);
     } catch (err) {
       throw new QueueUnavailableError(err);
     }

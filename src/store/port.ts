@@ -1,39 +1,34 @@
-// The AnalyticsStore port: everything the core needs from a database. Adapters: sql/ (SQLite,
-// PostgreSQL) and mongo/. Every adapter passes the same contract suite (test/store.contract.ts).
+// The store, as narrow ports: each process takes only what it uses (the API: sites, salts and the
+// stats reader; the worker: sites and the event sink; cron: maintenance). One adapter implements
+// them all per database — sql/ (SQLite, PostgreSQL) and mongo/ — and one factory (index.ts) picks
+// it. Every adapter passes the same contract suite (test/store.contract.ts).
 import type { Site } from '../core/site.js';
-import type { QueuedEvent } from '../core/event.js';
+import type { DerivedEvent } from '../core/derive.js';
+import type { EventBuckets, Grain } from '../core/plan.js';
+import type { Salt } from '../core/salt.js';
 
-/** An event with its buckets computed in its site's timezone. */
-export interface BucketedEvent extends QueuedEvent {
-  day: string;
-  hour: number;
-  is_pageview: boolean;
+/** An event the worker prepared: derived, bucketed in its site's timezone, with its dimension values. */
+export interface PreparedEvent extends DerivedEvent {
+  timezone: string;
+  buckets: EventBuckets;
+  /** [dimension id, scope, value] of the event-level dimensions (page, event, properties). */
+  eventValues: [number, string, string | null][];
+  /** Values of the visit dimensions, in VISIT_DIMENSIONS order. */
+  visitValues: (string | null)[];
+}
+
+export interface ApplyOptions {
+  now: number;
+  /** SESSION_TIMEOUT_MINUTES in ms: the gap that ends a visit. */
+  sessionTimeoutMs: number;
 }
 
 export interface ApplyResult {
-  /** Events applied now. */
+  /** Events applied now (counted, or counted as ignored). */
   applied: number;
   /** Events skipped because an earlier application already counted them. */
   duplicates: number;
 }
-
-export interface Totals {
-  views: number;
-  uniques: number;
-}
-export interface DayTotals extends Totals {
-  day: string;
-}
-export interface HourTotals extends Totals {
-  hour: number;
-}
-export interface PathViews {
-  path: string;
-  views: number;
-}
-
-/** Days are inclusive local dates; hours are [from, to) epoch ms of local hour starts. */
-export type BucketRange = { days: { from: string; to: string } } | { hours: { from: number; to: number } };
 
 export class SiteExistsError extends Error {
   constructor(readonly siteId: string) {
@@ -41,36 +36,108 @@ export class SiteExistsError extends Error {
   }
 }
 
-export interface AnalyticsStore {
-  readonly kind: 'sqlite' | 'postgres' | 'mongodb';
-  /** Creates or upgrades the schema; safe to run from several processes at once. */
-  migrate(): Promise<void>;
-
+export interface SiteStore {
   createSite(site: Site): Promise<void>;
   getSite(siteId: string): Promise<Site | undefined>;
   listSites(): Promise<Site[]>;
+}
 
+export interface EventSink {
   /**
-   * Stores the raw events and updates every rollup, all or nothing. Idempotent per event id:
-   * an event applied before (a retried or replayed job) is skipped, so it counts once.
+   * Stores the raw events and applies them to every rollup and to their visitors' visits, all or
+   * nothing. Idempotent per event id: an event applied before (a retried or replayed job, or a
+   * client resending the same event_id) is skipped, so it counts once.
    */
-  applyEvents(events: BucketedEvent[], now: number): Promise<ApplyResult>;
+  applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult>;
+}
 
-  /** Rows only for days that have a rollup row; callers fill the gaps. */
-  dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]>;
-  hourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]>;
-  /** Exact number of distinct visitors over the range. */
-  uniqueVisitors(siteId: string, range: BucketRange): Promise<number>;
-  /** Most viewed paths, views descending then path ascending. */
-  topPaths(siteId: string, range: BucketRange, limit: number): Promise<PathViews[]>;
+/** A run of buckets of one grain: local days as day numbers, or hour starts in epoch ms; `to` excluded. */
+export interface Period {
+  grain: Grain;
+  from: number;
+  to: number;
+}
 
-  /** Deletes raw events older than `before` (epoch ms); rollups are kept. Returns the count. */
-  deleteEventsBefore(before: number): Promise<number>;
-  /** Makes sure daily rollup rows exist (zero counts) for these site-days. Returns rows created. */
+export interface Counts {
+  pageviews: number;
+  events: number;
+  /** Exact distinct visitors over the whole period. */
+  visitors: number;
+  visits: number;
+  bounces: number;
+  durationMs: number;
+}
+
+export interface BucketCounts extends Counts {
+  bucket: number;
+}
+
+export interface Summary extends Counts {
+  /** One point per bucket that has data; readers fill the gaps. */
+  series: BucketCounts[];
+  /** Events accepted but not counted, per reason (`bot`). */
+  ignored: Record<string, number>;
+}
+
+export interface BreakdownRow extends Counts {
+  value: string | null;
+}
+
+export interface BreakdownQuery {
+  dim: number;
+  /** The scope's parts (a property's event name and key), empty for unscoped dimensions. */
+  scope: string[];
+  limit: number;
+  /** `visitors` (the breakdown API) or `pageviews` (the spec's top_paths). */
+  order: 'visitors' | 'pageviews';
+  /**
+   * false: rows ordered by page views need no exact visitors (the spec's top_paths), and over several
+   * buckets their `visitors` is not computed (0). Default true.
+   */
+  withVisitors?: boolean;
+}
+
+export interface Realtime {
+  /** Distinct visitors with an event since `since` (visits whose last event is that recent). */
+  visitors: number;
+  /** Page views since `pageviewsSince`. */
+  pageviews: number;
+  /** Pages the recent visitors are on (their visit's latest page view), visitors descending. */
+  pages: { value: string; visitors: number }[];
+}
+
+export interface StatsReader {
+  summary(siteId: string, period: Period): Promise<Summary>;
+  /** Rows ordered by `order` descending, then value ascending (null first). */
+  breakdown(siteId: string, period: Period, query: BreakdownQuery): Promise<BreakdownRow[]>;
+  realtime(siteId: string, opts: { since: number; pageviewsSince: number; limit: number }): Promise<Realtime>;
+}
+
+export interface SaltStore {
+  listSalts(): Promise<Salt[]>;
+  /** Stores `salt` for `day` unless one exists; returns the salt every process will use. */
+  ensureSalt(day: string, salt: string, now: number): Promise<string>;
+  /** Deletes the salts of dates before `day`. */
+  deleteSaltsBefore(day: string): Promise<number>;
+}
+
+export interface Maintenance {
+  /**
+   * Retention: deletes raw (and ignored) events older than `before` (epoch ms), hashed visitors
+   * whose salt date is before `beforeDay` (day number), and visit states last active before
+   * `before`. Rollups are kept. Returns the number of raw events deleted.
+   */
+  deleteEventsBefore(before: number, beforeDay: number): Promise<number>;
+  /** Makes sure daily totals rows exist (zero counts) for these site-days. Returns rows created. */
   createPlaceholders(rows: { site_id: string; day: string }[], now: number): Promise<number>;
   /** Raw events stored for a site (for tests and operators; not on a hot path). */
   countEvents(siteId: string): Promise<number>;
+}
 
+export interface AnalyticsStore extends SiteStore, EventSink, StatsReader, SaltStore, Maintenance {
+  readonly kind: 'sqlite' | 'postgres' | 'mongodb';
+  /** Creates or upgrades the schema; safe to run from several processes at once. */
+  migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

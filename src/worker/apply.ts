@@ -1,17 +1,19 @@
 // Applies a group of queue jobs to the store in one transaction. If the group fails, each job is
 // tried on its own, so one bad job (a poison payload, an unknown site) fails alone and the jobs
 // queued with it succeed.
-import { isPageview, jobPayloadSchema } from '../core/event.js';
-import { bucketsOf } from '../core/time.js';
+import { jobPayloadSchema, upgradePayload } from '../core/event.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedJob, GroupHandler } from '../queue/port.js';
-import type { AnalyticsStore, BucketedEvent } from '../store/port.js';
+import type { EventSink, PreparedEvent } from '../store/port.js';
 import type { SiteCache } from '../store/site-cache.js';
+import { prepareEvent } from './prepare.js';
 
 export class InvalidJobError extends Error {}
 
 export interface ApplyDeps {
-  store: AnalyticsStore;
+  store: EventSink;
+  /** SESSION_TIMEOUT_MINUTES in ms. */
+  sessionTimeoutMs: number;
   sites: SiteCache;
   logger: Logger;
   /** JOB_ATTEMPTS: a failure of the last attempt leaves the job in the failed set. */
@@ -22,32 +24,28 @@ export interface ApplyDeps {
 export function createGroupHandler(deps: ApplyDeps): GroupHandler {
   const now = deps.now ?? Date.now;
 
-  async function prepare(job: ClaimedJob): Promise<BucketedEvent[]> {
+  async function prepare(job: ClaimedJob): Promise<PreparedEvent[]> {
     const parsed = jobPayloadSchema.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new InvalidJobError(`invalid job payload: ${issue?.path.join('.') || 'payload'}: ${issue?.message}`);
     }
-    // The parsed events are fresh objects of ours: complete them in place (this runs per event).
-    const out = parsed.data.events as BucketedEvent[];
-    for (const e of out) {
+    const out: PreparedEvent[] = [];
+    for (const e of upgradePayload(parsed.data)) {
       const site = deps.sites.get(e.site_id) ?? (await deps.sites.fetch(e.site_id));
       if (!site) throw new InvalidJobError(`unknown site: ${e.site_id}`);
-      const b = bucketsOf(e.ts, site.timezone);
-      e.day = b.day;
-      e.hour = b.hour;
-      e.is_pageview = isPageview(e.event_type);
+      out.push(prepareEvent(e, site));
     }
     return out;
   }
 
-  async function apply(jobs: { job: ClaimedJob; events: BucketedEvent[] }[]): Promise<void> {
+  async function apply(jobs: { job: ClaimedJob; events: PreparedEvent[] }[]): Promise<void> {
     const started = performance.now();
     const events = jobs.flatMap((j) => j.events);
     for (const [site, n] of countBySite(events)) {
       deps.logger.info(`Processing ${n === 1 ? 'event' : `${n} events`} for site: ${site}`);
     }
-    const result = await deps.store.applyEvents(events, now());
+    const result = await deps.store.applyEvents(events, { now: now(), sessionTimeoutMs: deps.sessionTimeoutMs });
     const ms = Math.round(performance.now() - started);
     deps.logger.info(
       { jobs: jobs.length, events: events.length, applied: result.applied, duplicates: result.duplicates, ms },
@@ -69,7 +67,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
 
   return async (jobs) => {
     const results: (Error | null)[] = jobs.map(() => null);
-    const ready: { index: number; job: ClaimedJob; events: BucketedEvent[] }[] = [];
+    const ready: { index: number; job: ClaimedJob; events: PreparedEvent[] }[] = [];
     for (const [index, job] of jobs.entries()) {
       try {
         ready.push({ index, job, events: await prepare(job) });
@@ -98,7 +96,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
   };
 }
 
-function countBySite(events: BucketedEvent[]): Map<string, number> {
+function countBySite(events: PreparedEvent[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const e of events) m.set(e.site_id, (m.get(e.site_id) ?? 0) + 1);
   return m;

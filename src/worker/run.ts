@@ -33,7 +33,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
           lockMs: config.queue.lockMs,
         });
   if (consumer instanceof EmbeddedEventConsumer) consumer.onError = (err) => logger.error({ err }, `Queue error: ${err.message}`);
-  await consumer.start(createGroupHandler({ store, sites, logger, attempts: config.queue.attempts }));
+  await consumer.start(createGroupHandler({ store, sites, logger, attempts: config.queue.attempts, sessionTimeoutMs: config.worker.sessionTimeoutMs }));
   const schedule = await startMaintenanceSchedule(config, store, logger);
   const pace =
     config.queue.kind === 'bullmq'

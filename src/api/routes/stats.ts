@@ -1,59 +1,107 @@
-// GET /api/stats — one day, the last 24 hours, or a range of days; read from rollups.
-import type { FastifyInstance } from 'fastify';
+// GET /api/stats (summary), /api/stats/breakdown (one dimension), /api/stats/realtime (now).
+// Read from rollups and visit state; each handler parses, authorizes, calls one report.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { daysBetween, isValidDay } from '../../core/time.js';
+import { BREAKDOWN_DIMENSIONS, dimensionByName } from '../../core/dimensions.js';
+import type { Site } from '../../core/site.js';
+import { toLocalIso } from '../../core/time.js';
+import { breakdownReport } from '../../reports/breakdown.js';
+import { realtimeReport } from '../../reports/realtime.js';
 import { dayReport, last24hReport, rangeReport } from '../../reports/stats.js';
 import { authorizeRead } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
 import { ApiError, fromZod, validationFailed } from '../errors.js';
+import { periodQuery, resolvePeriod, type ResolvedPeriod } from '../period.js';
 
-const MAX_RANGE_DAYS = 366;
-const MAX_HOURLY_DAYS = 7;
+const siteId = z
+  .string({ error: (i) => (i.input === undefined ? 'site_id is required' : 'site_id must be a string') })
+  .min(1, { error: 'site_id is required' })
+  .max(64, { error: 'site_id must be at most 64 characters' });
 
-const day = (name: string) =>
-  z
-    .string({ error: `${name} must be a date in YYYY-MM-DD format` })
-    .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format` })
-    .optional();
+const statsQuery = z.object({ site_id: siteId, ...periodQuery });
 
-const querySchema = z.object({
-  site_id: z
-    .string({ error: (i) => (i.input === undefined ? 'site_id is required' : 'site_id must be a string') })
-    .min(1, { error: 'site_id is required' }),
-  date: day('date'),
-  from: day('from'),
-  to: day('to'),
-  granularity: z.enum(['day', 'hour'], { error: 'granularity must be "day" or "hour"' }).optional(),
+export const MAX_BREAKDOWN_LIMIT = 1000;
+const breakdownQuery = z.object({
+  site_id: siteId,
+  ...periodQuery,
+  dimension: z.string({ error: (i) => (i.input === undefined ? 'dimension is required' : 'dimension must be a string') }),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int({ error: 'limit must be an integer' })
+    .min(1, { error: 'limit must be at least 1' })
+    .max(MAX_BREAKDOWN_LIMIT, { error: `limit must be at most ${MAX_BREAKDOWN_LIMIT}` })
+    .default(10),
+  event: z.string().min(1).max(64).optional(),
+  property: z.string().min(1).max(64).optional(),
 });
+
+const realtimeQuery = z.object({ site_id: siteId });
+
+function parse<T extends z.ZodType>(schema: T, req: FastifyRequest): z.infer<T> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) throw fromZod(parsed.error, 'query');
+  return parsed.data;
+}
+
+async function readableSite(ctx: ApiContext, req: FastifyRequest, id: string): Promise<Site> {
+  authorizeRead(req, id, ctx.sites, ctx.config.adminToken);
+  const site = ctx.sites.get(id) ?? (await ctx.store.getSite(id));
+  if (!site) throw new ApiError(404, 'Not found', `Unknown site "${id}"`);
+  return site;
+}
+
+/** The period as the answers show it. */
+function describe(p: ResolvedPeriod, site: Site) {
+  switch (p.kind) {
+    case 'day':
+      return { date: p.date, timezone: site.timezone };
+    case 'range':
+      return { from: p.from, to: p.to, timezone: site.timezone, granularity: p.granularity };
+    case 'last24h':
+      return { from: toLocalIso(p.period.from, site.timezone), to: toLocalIso(p.end, site.timezone), timezone: site.timezone };
+  }
+}
 
 export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/stats', async (req, reply) => {
-    const parsed = querySchema.safeParse(req.query);
-    if (!parsed.success) throw fromZod(parsed.error, 'query');
-    const q = parsed.data;
-    authorizeRead(req, q.site_id, ctx.sites, ctx.config.adminToken);
-    const site = ctx.sites.get(q.site_id) ?? (await ctx.store.getSite(q.site_id));
-    if (!site) throw new ApiError(404, 'Not found', `Unknown site "${q.site_id}"`);
+    const q = parse(statsQuery, req);
+    const site = await readableSite(ctx, req, q.site_id);
+    const p = resolvePeriod(q, site, ctx.now());
+    const data =
+      p.kind === 'range'
+        ? await rangeReport(ctx.store, site, p.from, p.to, p.granularity)
+        : p.kind === 'day'
+          ? await dayReport(ctx.store, site, p.date)
+          : await last24hReport(ctx.store, site, p.end);
+    return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });
+  });
 
-    let data;
-    if (q.from !== undefined || q.to !== undefined) {
-      if (q.date !== undefined) throw validationFailed([{ field: 'date', message: 'use either date, or from and to' }]);
-      if (q.from === undefined || q.to === undefined) {
-        throw validationFailed([{ field: q.from === undefined ? 'from' : 'to', message: 'from and to must be given together' }]);
-      }
-      if (q.from > q.to) throw validationFailed([{ field: 'from', message: 'from must not be after to' }]);
-      const span = daysBetween(q.from, q.to);
-      if (span > MAX_RANGE_DAYS) throw validationFailed([{ field: 'to', message: `a range covers at most ${MAX_RANGE_DAYS} days` }]);
-      const granularity = q.granularity ?? 'day';
-      if (granularity === 'hour' && span > MAX_HOURLY_DAYS) {
-        throw validationFailed([{ field: 'granularity', message: `granularity=hour allows at most ${MAX_HOURLY_DAYS} days` }]);
-      }
-      data = await rangeReport(ctx.store, site, q.from, q.to, granularity);
-    } else if (q.date !== undefined) {
-      data = await dayReport(ctx.store, site, q.date);
-    } else {
-      data = await last24hReport(ctx.store, site, ctx.now());
+  app.get('/api/stats/breakdown', async (req, reply) => {
+    const q = parse(breakdownQuery, req);
+    const site = await readableSite(ctx, req, q.site_id);
+    const dim = dimensionByName(q.dimension);
+    if (!dim || !BREAKDOWN_DIMENSIONS.includes(dim)) {
+      throw validationFailed([{ field: 'dimension', message: `dimension must be one of: ${BREAKDOWN_DIMENSIONS.map((d) => d.name).join(', ')}` }]);
     }
+    const scope: string[] = [];
+    for (const param of dim.scopeParams ?? []) {
+      const v = q[param];
+      if (v === undefined) throw validationFailed([{ field: param, message: `${param} is required for dimension=${dim.name}` }]);
+      scope.push(v);
+    }
+    const p = resolvePeriod(q, site, ctx.now());
+    const results = await breakdownReport(ctx.store, site, p.period, dim, scope, q.limit);
+    return reply.send({
+      success: true,
+      data: { site_id: site.site_id, dimension: dim.name, ...(scope.length ? { event: scope[0], ...(scope[1] !== undefined ? { property: scope[1] } : {}) } : {}), period: describe(p, site), results },
+      processing_time_ms: elapsed(reply),
+    });
+  });
+
+  app.get('/api/stats/realtime', async (req, reply) => {
+    const q = parse(realtimeQuery, req);
+    const site = await readableSite(ctx, req, q.site_id);
+    const data = await realtimeReport(ctx.store, site, ctx.now());
     return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });
   });
 }

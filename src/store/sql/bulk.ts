@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 export type ColumnType = 'text' | 'bigint' | 'uuid';
-export type Value = string | number;
+export type Value = string | number | null;
 
 export interface Table {
   name: string;
@@ -23,6 +23,8 @@ export interface Bulk {
   insertNewIds(db: Kysely<Database>, t: Table, idColumn: string, rows: Value[][]): Promise<(number | undefined)[]>;
   /** Inserts rows, or on conflict adds the `add` columns to the stored row and overwrites `set`. */
   upsertAdd(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], set?: string[]): Promise<void>;
+  /** upsertAdd that returns, per row, the stored value of `column` afterwards. */
+  upsertAddReturning(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]>;
 }
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -36,11 +38,16 @@ function arrayLiteral(rows: Value[][], j: number, type: ColumnType): string {
   const parts = new Array<string>(rows.length);
   if (type === 'text') {
     for (let i = 0; i < rows.length; i++) {
-      const v = String(rows[i]![j]);
+      const raw = rows[i]![j];
+      if (raw === null) {
+        parts[i] = 'NULL';
+        continue;
+      }
+      const v = String(raw);
       parts[i] = v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
     }
   } else {
-    for (let i = 0; i < rows.length; i++) parts[i] = String(rows[i]![j]);
+    for (let i = 0; i < rows.length; i++) parts[i] = rows[i]![j] === null ? 'NULL' : String(rows[i]![j]);
   }
   return `{${parts.join(',')}}`;
 }
@@ -71,9 +78,21 @@ export class PostgresBulk implements Bulk {
 
   async upsertAdd(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], set: string[] = []): Promise<void> {
     if (rows.length === 0) return;
-    const updates = [...add.map((c) => `${ident(c)} = ${ident(t.name)}.${ident(c)} + excluded.${ident(c)}`), ...set.map((c) => `${ident(c)} = excluded.${ident(c)}`)];
-    await sql`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))}) do update set ${sql.raw(updates.join(', '))}`.execute(db);
+    await sql`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))}) do update set ${sql.raw(updateClause(t, add, set))}`.execute(db);
   }
+
+  async upsertAddReturning(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const idx = t.key.map((k) => t.columns.indexOf(k));
+    const res = await sql<Record<string, Value>>`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))})
+      do update set ${sql.raw(updateClause(t, add, []))} returning ${sql.raw([...t.key, column].map(ident).join(', '))}`.execute(db);
+    const after = new Map(res.rows.map((r) => [t.key.map((k) => String(r[k])).join('\u0000'), Number(r[column])]));
+    return rows.map((row) => after.get(keyOf(row, idx))!);
+  }
+}
+
+function updateClause(t: Table, add: string[], set: string[]): string {
+  return [...add.map((c) => `${ident(c)} = ${ident(t.name)}.${ident(c)} + excluded.${ident(c)}`), ...set.map((c) => `${ident(c)} = excluded.${ident(c)}`)].join(', ');
 }
 
 export class SqliteBulk implements Bulk {
@@ -112,8 +131,12 @@ export class SqliteBulk implements Bulk {
   }
 
   async upsertAdd(_db: Kysely<Database>, t: Table, rows: Value[][], add: string[], set: string[] = []): Promise<void> {
-    const updates = [...add.map((c) => `${ident(c)} = ${ident(t.name)}.${ident(c)} + excluded.${ident(c)}`), ...set.map((c) => `${ident(c)} = excluded.${ident(c)}`)];
-    const s = this.insert(t, `on conflict (${t.key.map(ident).join(', ')}) do update set ${updates.join(', ')}`);
+    const s = this.insert(t, `on conflict (${t.key.map(ident).join(', ')}) do update set ${updateClause(t, add, set)}`);
     for (const row of rows) s.run(row);
+  }
+
+  async upsertAddReturning(_db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]> {
+    const s = this.insert(t, `on conflict (${t.key.map(ident).join(', ')}) do update set ${updateClause(t, add, [])} returning ${ident(column)}`);
+    return rows.map((row) => Number((s.get(row) as Record<string, Value>)[column]));
   }
 }

@@ -1,6 +1,7 @@
 // Tables of the SQL stores (SQLite and PostgreSQL share them) and their migrations.
 import { sql, type Generated, type Kysely } from 'kysely';
 import type { Site } from '../../core/site.js';
+import { migrateToVersion2 } from './migrate-v2.js';
 
 export type SitesTable = Site;
 
@@ -83,26 +84,127 @@ export interface SchemaMigrationsTable {
   applied_at_ms: number;
 }
 
+/** Version 2: every string a rollup refers to (paths, sources, browsers, …) once per site. */
+export interface DictionaryTable {
+  value_id: Generated<number>;
+  site_id: string;
+  value_hash: string;
+  value: string;
+}
+
+/** Visitors per site: `visitor_key` is core/visitor.ts's encoding; `day` (salt date) for hashed ones. */
+export interface VisitorsV2Table {
+  visitor_id: Generated<number>;
+  site_id: string;
+  visitor_key: string;
+  day: number | null;
+}
+
+/**
+ * The counters of every dimension: one row per (site, grain, bucket, dimension, scope, value).
+ * grain 1 = local day (bucket: days since 1970), 2 = local hour (bucket: epoch ms of its start).
+ * Dimension ids come from src/core/dimensions.ts; scope and value are dictionary ids (0 = none).
+ */
+export interface RollupsTable {
+  site_id: string;
+  grain: number;
+  bucket: number;
+  dim: number;
+  scope: number;
+  value: number;
+  pageviews: number;
+  events: number;
+  visitors: number;
+  visits: number;
+  bounces: number;
+  duration_ms: number;
+  /** On totals rows (dim 0): bumped by every transaction that changes the bucket. */
+  revision: number;
+}
+
+/** Which visitors a rollup row counts: its `visitors` is the number of member rows with refs > 0. */
+export interface MembersTable {
+  site_id: string;
+  grain: number;
+  bucket: number;
+  dim: number;
+  scope: number;
+  value: number;
+  visitor_id: number;
+  refs: number;
+}
+
+/** Visits (core/plan.ts): one row per visit, shared by every worker, kept RETENTION_DAYS. */
+export interface VisitsTable {
+  site_id: string;
+  visitor_id: number;
+  start_ms: number;
+  last_ms: number;
+  /** Value ids of the visit dimensions, comma-separated, in registry order. */
+  vals: string;
+  entry_id: number;
+  entry_ms: number;
+  exit_id: number;
+  exit_ms: number;
+  pageviews: number;
+  events: number;
+}
+
+/** The daily salts of the cookieless visitor hash (core/salt.ts). */
+export interface SaltsTable {
+  day: string;
+  salt: string;
+  created_at_ms: number;
+}
+
+/** Events accepted but not counted (bots): kept like raw events, for idempotency and inspection. */
+export interface IgnoredEventsTable {
+  event_id: string;
+  site_id: string;
+  reason: string;
+  event_type: string;
+  path: string;
+  timestamp_ms: number;
+  received_at_ms: number;
+}
+
+/** Raw events, version 2: the visitor by id, derived dimension values and properties as JSON. */
+export interface EventsV2Table extends EventsTable {
+  visitor_id: number | null;
+  props: string | null;
+  dims: string | null;
+}
+
 export interface Database {
   sites: SitesTable;
-  events: EventsTable;
+  events: EventsV2Table;
+  dictionary: DictionaryTable;
+  visitors: VisitorsV2Table;
+  rollups: RollupsTable;
+  members: MembersTable;
+  visits: VisitsTable;
+  salts: SaltsTable;
+  ignored_events: IgnoredEventsTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+/** The tables of version 1, read once by the migration to version 2. */
+export interface DatabaseV1 {
   paths: PathsTable;
-  visitors: VisitorsTable;
   daily_stats: DailyStatsTable;
   daily_visitors: DailyVisitorsTable;
   daily_paths: DailyPathsTable;
   hourly_stats: HourlyStatsTable;
   hourly_visitors: HourlyVisitorsTable;
   hourly_paths: HourlyPathsTable;
-  schema_migrations: SchemaMigrationsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
 
-type Migration = (db: Kysely<Database>, dialect: Dialect) => Promise<void>;
+type Migration = (db: Kysely<any>, dialect: Dialect) => Promise<void>;
 
 /** Rollup tables are clustered on their key in SQLite (WITHOUT ROWID): smaller and faster. */
-function clustered(dialect: Dialect) {
+export function clustered(dialect: Dialect) {
   return dialect === 'sqlite' ? sql`without rowid` : sql``;
 }
 
@@ -227,10 +329,11 @@ const migrations: Migration[] = [
       .modifyEnd(clustered(dialect))
       .execute();
   },
+  migrateToVersion2,
 ];
 
 /** Applies the migrations not yet recorded, inside one transaction (the caller holds the lock). */
-export async function runMigrations(db: Kysely<Database>, dialect: Dialect, now: number): Promise<number[]> {
+export async function runMigrations(db: Kysely<Database>, dialect: Dialect, now: number, upTo = migrations.length): Promise<number[]> {
   await db.schema
     .createTable('schema_migrations')
     .ifNotExists()
@@ -241,7 +344,7 @@ export async function runMigrations(db: Kysely<Database>, dialect: Dialect, now:
   const applied: number[] = [];
   for (const [i, migrate] of migrations.entries()) {
     const version = i + 1;
-    if (done.has(version)) continue;
+    if (done.has(version) || version > upTo) continue;
     await migrate(db, dialect);
     await db.insertInto('schema_migrations').values({ version, applied_at_ms: now }).execute();
     applied.push(version);

@@ -1,22 +1,27 @@
 // Exact answers over many buckets (the last 24 hours, date ranges) without re-reading every rollup
-// row each time: each bucket's visitor ids and path views are kept in memory as compact arrays,
-// checked against the bucket's counters on every use. Rollups only ever grow, so a snapshot whose
-// visitor count (or view total) still equals the bucket's counter is the bucket's exact content.
+// row each time: per (bucket, dimension, scope), the counter rows and the visitor ids of each value
+// are kept in memory as compact arrays, tagged with the bucket's revision — a counter on the
+// bucket's totals row that every transaction changing the bucket bumps. A snapshot whose revision
+// still equals the bucket's is the bucket's exact content.
 
-export interface VisitorSnapshot {
-  count: number;
-  ids: Uint32Array; // sorted
+/** Counter rows of one bucket: parallel arrays by value id. */
+export interface CounterSnapshot {
+  revision: number;
+  values: Float64Array;
+  /** pageviews, events, visitors, visits, bounces, durationMs — 6 per value. */
+  counts: Float64Array;
 }
 
-export interface PathSnapshot {
-  views: number;
-  ids: Uint32Array;
-  counts: Uint32Array;
+/** Visitor ids of one bucket, per value id (sorted ids). */
+export interface MemberSnapshot {
+  revision: number;
+  byValue: Map<number, Uint32Array>;
+  bytes: number;
 }
 
-type Entry = { kind: 'visitors'; value: VisitorSnapshot } | { kind: 'paths'; value: PathSnapshot };
+type Entry = { kind: 'counters'; value: CounterSnapshot } | { kind: 'members'; value: MemberSnapshot };
 
-const bytes = (e: Entry) => (e.kind === 'visitors' ? e.value.ids.byteLength : e.value.ids.byteLength * 2) + 64;
+const bytes = (e: Entry) => (e.kind === 'counters' ? e.value.values.byteLength + e.value.counts.byteLength : e.value.bytes) + 64;
 
 /** A byte-bounded LRU of snapshots (Map iteration order is insertion order). */
 export class SnapshotCache {
@@ -55,6 +60,7 @@ export class SnapshotCache {
  * where ids fall, so the cost follows the number of ids, not their spread.
  */
 export function unionCount(sets: Uint32Array[]): number {
+  if (sets.length === 1) return sets[0]!.length;
   const chunks = new Map<number, Uint32Array>();
   let count = 0;
   for (const s of sets) {
@@ -78,47 +84,20 @@ export function unionCount(sets: Uint32Array[]): number {
   return count;
 }
 
-/** Sorts a snapshot's (id, count) pairs by id, for chunk-local sums. */
-export function pathSnapshot(ids: Uint32Array, counts: Uint32Array): PathSnapshot {
-  const order = Array.from(ids.keys()).sort((a, b) => ids[a]! - ids[b]!);
-  const sortedIds = new Uint32Array(order.length);
-  const sortedCounts = new Uint32Array(order.length);
-  let views = 0;
-  order.forEach((from, to) => {
-    sortedIds[to] = ids[from]!;
-    sortedCounts[to] = counts[from]!;
-    views += counts[from]!;
-  });
-  return { views, ids: sortedIds, counts: sortedCounts };
-}
-
-/**
- * The paths that can be in the top `limit` once ties are broken by path name — every path whose
- * views over the snapshots reach the `limit`-th highest sum — with their sums.
- */
-export function topCandidates(snapshots: PathSnapshot[], limit: number): [number, number][] {
-  const chunks = new Map<number, Uint32Array>();
-  for (const s of snapshots) {
-    let hi = -1;
-    let chunk: Uint32Array | undefined;
-    for (let i = 0; i < s.ids.length; i++) {
-      const id = s.ids[i]!;
-      if (id >>> 16 !== hi) {
-        hi = id >>> 16;
-        chunk = chunks.get(hi);
-        if (!chunk) chunks.set(hi, (chunk = new Uint32Array(65536)));
-      }
-      chunk![id & 0xffff] = chunk![id & 0xffff]! + s.counts[i]!;
-    }
+/** Groups (value, visitor) pairs into sorted visitor arrays per value. */
+export function memberSnapshot(revision: number, pairs: [number, number][]): MemberSnapshot {
+  const lists = new Map<number, number[]>();
+  for (const [v, u] of pairs) {
+    const l = lists.get(v);
+    if (l) l.push(u);
+    else lists.set(v, [u]);
   }
-  const all: [number, number][] = [];
-  for (const [hi, chunk] of chunks) {
-    for (let lo = 0; lo < 65536; lo++) if (chunk[lo]) all.push([hi * 65536 + lo, chunk[lo]!]);
+  const byValue = new Map<number, Uint32Array>();
+  let size = 0;
+  for (const [v, l] of lists) {
+    const ids = Uint32Array.from(l).sort();
+    byValue.set(v, ids);
+    size += ids.byteLength + 48;
   }
-  all.sort((a, b) => b[1] - a[1]);
-  if (all.length <= limit) return all;
-  const threshold = all[limit - 1]![1];
-  let end = limit;
-  while (end < all.length && all[end]![1] === threshold) end++;
-  return all.slice(0, end);
+  return { revision, byValue, bytes: size };
 }

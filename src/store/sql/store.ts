@@ -1,20 +1,27 @@
-// The AnalyticsStore over SQL, one implementation for SQLite and PostgreSQL (Kysely dialects).
+// The store over SQL, one implementation for SQLite and PostgreSQL (Kysely dialects): every port
+// of port.ts. Writing is write.ts, reading read.ts.
 import { sql, type Kysely } from 'kysely';
+import { TOTAL } from '../../core/dimensions.js';
+import { DAY } from '../../core/plan.js';
+import type { Salt } from '../../core/salt.js';
 import type { Site } from '../../core/site.js';
+import { dayNumber } from '../../core/time.js';
 import {
   SiteExistsError,
   type AnalyticsStore,
+  type ApplyOptions,
   type ApplyResult,
-  type BucketRange,
-  type BucketedEvent,
-  type DayTotals,
-  type HourTotals,
-  type PathViews,
+  type BreakdownQuery,
+  type BreakdownRow,
+  type Period,
+  type PreparedEvent,
+  type Realtime,
+  type Summary,
 } from '../port.js';
+import type { Bulk } from './bulk.js';
+import { SqlReader } from './read.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
-import type { Bulk } from './bulk.js';
-import { SnapshotCache, pathSnapshot, topCandidates, unionCount, type PathSnapshot, type VisitorSnapshot } from './snapshots.js';
 
 export interface SqlStoreOptions {
   dialect: Dialect;
@@ -38,9 +45,7 @@ function chunk<T>(rows: T[], columns: number, maxParams: number): T[][] {
 export class SqlStore implements AnalyticsStore {
   readonly kind: Dialect;
   private writer: SqlWriter;
-  /** Per-process memory for range answers; 64 MB holds ~150 days of a 100,000-visitor-a-day site. */
-  private snapshots = new SnapshotCache(64 * 1024 * 1024);
-  private inflight = new Map<string, Promise<unknown>>();
+  private reader: SqlReader;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -48,11 +53,13 @@ export class SqlStore implements AnalyticsStore {
   ) {
     this.kind = opts.dialect;
     this.writer = new SqlWriter(db, opts.dialect, opts.bulk, opts.isRetryable);
+    this.reader = new SqlReader(db, opts.dialect);
   }
 
-  async migrate(): Promise<void> {
+  /** `upTo` stops at a schema version (tests of the upgrade path). */
+  async migrate(upTo?: number): Promise<void> {
     await this.opts.withMigrationLock(this.db, async (trx) => {
-      await runMigrations(trx, this.opts.dialect, Date.now());
+      await runMigrations(trx, this.opts.dialect, Date.now(), upTo);
     });
   }
 
@@ -78,178 +85,84 @@ export class SqlStore implements AnalyticsStore {
     return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
   }
 
-  applyEvents(events: BucketedEvent[], now: number): Promise<ApplyResult> {
-    return this.writer.apply(events, now);
+  applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
+    return this.writer.apply(events, opts);
   }
 
-  /**
-   * Identical reads already in flight share one query: a report asks for its range's counters
-   * itself and again through uniqueVisitors and topPaths, concurrently.
-   */
-  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
-    let p = this.inflight.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = read().finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+  summary(siteId: string, period: Period): Promise<Summary> {
+    return this.reader.summary(siteId, period);
   }
 
-  dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
-    return this.shared(`d\u0000${siteId}\u0000${from}\u0000${to}`, () => this.readDailyTotals(siteId, from, to));
+  breakdown(siteId: string, period: Period, query: BreakdownQuery): Promise<BreakdownRow[]> {
+    return this.reader.breakdown(siteId, period, query);
   }
 
-  hourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
-    return this.shared(`h\u0000${siteId}\u0000${from}\u0000${to}`, () => this.readHourlyTotals(siteId, from, to));
+  realtime(siteId: string, opts: { since: number; pageviewsSince: number; limit: number }): Promise<Realtime> {
+    return this.reader.realtime(siteId, opts);
   }
 
-  private async readDailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
-    const rows = await this.db
-      .selectFrom('daily_stats')
-      .select(['day', 'total_views', 'unique_users'])
-      .where('site_id', '=', siteId)
-      .where('day', '>=', from)
-      .where('day', '<=', to)
-      .orderBy('day')
+  async listSalts(): Promise<Salt[]> {
+    return (await this.db.selectFrom('salts').select(['day', 'salt']).orderBy('day').execute()).map((r) => ({ day: r.day, salt: r.salt }));
+  }
+
+  async ensureSalt(day: string, salt: string, now: number): Promise<string> {
+    await this.db
+      .insertInto('salts')
+      .values({ day, salt, created_at_ms: now })
+      .onConflict((oc) => oc.column('day').doNothing())
       .execute();
-    return rows.map((r) => ({ day: r.day, views: Number(r.total_views), uniques: Number(r.unique_users) }));
+    const row = await this.db.selectFrom('salts').select('salt').where('day', '=', day).executeTakeFirstOrThrow();
+    return row.salt;
   }
 
-  private async readHourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
-    const rows = await this.db
-      .selectFrom('hourly_stats')
-      .select(['hour_ms', 'total_views', 'unique_users'])
-      .where('site_id', '=', siteId)
-      .where('hour_ms', '>=', from)
-      .where('hour_ms', '<', to)
-      .orderBy('hour_ms')
-      .execute();
-    return rows.map((r) => ({ hour: Number(r.hour_ms), views: Number(r.total_views), uniques: Number(r.unique_users) }));
+  async deleteSaltsBefore(day: string): Promise<number> {
+    const res = await this.db.deleteFrom('salts').where('day', '<', day).executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
-  /** Exact distinct visitors: the union of the range's per-bucket visitor snapshots. */
-  async uniqueVisitors(siteId: string, range: BucketRange): Promise<number> {
-    const buckets = await this.bucketCounters(siteId, range);
-    if (buckets.length <= 1) return buckets[0]?.uniques ?? 0;
-    return unionCount(await this.visitorSnapshots(siteId, range, buckets));
-  }
-
-  /** Path views summed over the range's per-bucket snapshots; ties broken by path name. */
-  async topPaths(siteId: string, range: BucketRange, limit: number): Promise<PathViews[]> {
-    const buckets = await this.bucketCounters(siteId, range);
-    const candidates = topCandidates(await this.pathSnapshots(siteId, range, buckets), limit);
-    if (candidates.length === 0) return [];
-    const names = new Map<number, string>();
-    for (const part of chunk(candidates, 1, this.opts.maxParams - 1)) {
-      const rows = await this.db
-        .selectFrom('paths')
-        .select(['path_id', 'path'])
-        .where('path_id', 'in', part.map(([id]) => id))
-        .execute();
-      for (const r of rows) names.set(Number(r.path_id), r.path);
-    }
-    return candidates
-      .map(([id, views]) => ({ path: names.get(id)!, views }))
-      .sort((a, b) => b.views - a.views || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-      .slice(0, limit);
-  }
-
-  /** Each bucket of the range with its counters (which validate the snapshots). */
-  private async bucketCounters(siteId: string, range: BucketRange): Promise<{ key: string; views: number; uniques: number }[]> {
-    const rows =
-      'days' in range
-        ? (await this.dailyTotals(siteId, range.days.from, range.days.to)).map((d) => ({ ...d, key: d.day }))
-        : (await this.hourlyTotals(siteId, range.hours.from, range.hours.to)).map((h) => ({ ...h, key: String(h.hour) }));
-    return rows.filter((r) => r.views > 0 || r.uniques > 0);
-  }
-
-  private async visitorSnapshots(siteId: string, range: BucketRange, buckets: { key: string; uniques: number }[]): Promise<Uint32Array[]> {
-    return this.snapshotsOf(siteId, range, buckets, 'visitors', (b, e) => e.kind === 'visitors' && e.value.count === b.uniques, async (keys) => {
-      const [table, col] = 'days' in range ? ['daily_visitors', 'day'] : ['hourly_visitors', 'hour_ms'];
-      const rows = await sql<{ b: string | number; ids: string }>`select ${sql.ref(col)} as b, ${this.concat(sql.ref('visitor_id'))} as ids
-        from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
-        group by ${sql.ref(col)}`.execute(this.db);
-      return rows.rows.map((r) => {
-        const ids = parseIds(r.ids).sort();
-        return [String(r.b), { kind: 'visitors', value: { count: ids.length, ids } }];
-      });
-    }).then((entries) => entries.map((e) => (e as { value: VisitorSnapshot }).value.ids));
-  }
-
-  private async pathSnapshots(siteId: string, range: BucketRange, buckets: { key: string; views: number }[]): Promise<PathSnapshot[]> {
-    return this.snapshotsOf(siteId, range, buckets, 'paths', (b, e) => e.kind === 'paths' && e.value.views === b.views, async (keys) => {
-      const [table, col] = 'days' in range ? ['daily_paths', 'day'] : ['hourly_paths', 'hour_ms'];
-      const rows = await sql<{ b: string | number; ids: string; counts: string }>`select ${sql.ref(col)} as b,
-          ${this.concat(sql.ref('path_id'), 'path_id')} as ids, ${this.concat(sql.ref('views'), 'path_id')} as counts
-        from ${sql.table(table)} where site_id = ${siteId} and ${sql.ref(col)} in (${sql.join(keys.map((k) => bucketValue(range, k)))})
-        group by ${sql.ref(col)}`.execute(this.db);
-      return rows.rows.map((r) => [String(r.b), { kind: 'paths', value: pathSnapshot(parseIds(r.ids), parseIds(r.counts)) }]);
-    }).then((entries) => entries.map((e) => (e as { value: PathSnapshot }).value));
-  }
-
-  /** Cached snapshots still valid for their bucket's counters; the others are read in one query. */
-  private async snapshotsOf<B extends { key: string }>(
-    siteId: string,
-    range: BucketRange,
-    buckets: B[],
-    kind: 'visitors' | 'paths',
-    valid: (b: B, e: SnapshotEntry) => boolean,
-    read: (keys: string[]) => Promise<[string, SnapshotEntry][]>,
-  ): Promise<SnapshotEntry[]> {
-    const grain = 'days' in range ? 'day' : 'hour';
-    const cacheKey = (k: string) => `${kind}\u0000${siteId}\u0000${grain}\u0000${k}`;
-    const out: SnapshotEntry[] = [];
-    const stale: string[] = [];
-    for (const b of buckets) {
-      const e = this.snapshots.get(cacheKey(b.key));
-      if (e && valid(b, e)) out.push(e);
-      else stale.push(b.key);
-    }
-    for (const part of chunk(stale, 1, 500)) {
-      for (const [k, e] of await read(part)) {
-        this.snapshots.set(cacheKey(k), e);
-        out.push(e);
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Aggregates a column of integers into one comma-separated string per group. Two aggregates of
-   * one query list their rows in the same order (PostgreSQL: made explicit by `orderBy`).
-   */
-  private concat(column: ReturnType<typeof sql.ref>, orderBy?: string) {
-    if (this.kind === 'sqlite') return sql`group_concat(${column}, ',')`;
-    return orderBy ? sql`string_agg(${column}::text, ',' order by ${sql.ref(orderBy)})` : sql`string_agg(${column}::text, ',')`;
-  }
-
-  async deleteEventsBefore(before: number): Promise<number> {
+  async deleteEventsBefore(before: number, beforeDay: number): Promise<number> {
     let deleted = 0;
     for (const { site_id } of await this.db.selectFrom('sites').select('site_id').execute()) {
       // In slices, so a large purge never holds a long write lock.
-      for (;;) {
-        const batch = this.db
-          .selectFrom('events')
-          .select('event_id')
-          .where('site_id', '=', site_id)
-          .where('timestamp_ms', '<', before)
-          .limit(5000);
-        const res = await this.db.deleteFrom('events').where('event_id', 'in', batch).executeTakeFirst();
-        const n = Number(res.numDeletedRows);
-        deleted += n;
-        if (n < 5000) break;
+      for (const table of ['events', 'ignored_events'] as const) {
+        for (;;) {
+          const batch = this.db.selectFrom(table).select('event_id').where('site_id', '=', site_id).where('timestamp_ms', '<', before).limit(5000);
+          const res = await this.db.deleteFrom(table).where('event_id', 'in', batch).executeTakeFirst();
+          const n = Number(res.numDeletedRows);
+          if (table === 'events') deleted += n;
+          if (n < 5000) break;
+        }
       }
+      await this.db.deleteFrom('visits').where('site_id', '=', site_id).where('last_ms', '<', before).execute();
+      // Hashed visitors belong to one salt date: once it is past retention nothing can match them again.
+      await this.db.deleteFrom('visitors').where('site_id', '=', site_id).where('day', 'is not', null).where('day', '<', beforeDay).execute();
     }
     return deleted;
   }
 
-  async createPlaceholders(rows: { site_id: string; day: string }[], now: number): Promise<number> {
+  async createPlaceholders(rows: { site_id: string; day: string }[], _now: number): Promise<number> {
     let created = 0;
-    for (const part of chunk(rows, 6, this.opts.maxParams)) {
+    for (const part of chunk(rows, 13, this.opts.maxParams)) {
       const res = await this.db
-        .insertInto('daily_stats')
-        .values(part.map((r) => ({ ...r, total_views: 0, unique_users: 0, created_at_ms: now, updated_at_ms: now })))
-        .onConflict((oc) => oc.columns(['site_id', 'day']).doNothing())
+        .insertInto('rollups')
+        .values(
+          part.map((r) => ({
+            site_id: r.site_id,
+            grain: DAY,
+            bucket: dayNumber(r.day),
+            dim: TOTAL.id,
+            scope: 0,
+            value: 0,
+            pageviews: 0,
+            events: 0,
+            visitors: 0,
+            visits: 0,
+            bounces: 0,
+            duration_ms: 0,
+            revision: 0,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['site_id', 'grain', 'bucket', 'dim', 'scope', 'value']).doNothing())
         .executeTakeFirst();
       created += Number(res.numInsertedOrUpdatedRows ?? 0);
     }
@@ -272,19 +185,4 @@ export class SqlStore implements AnalyticsStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
-}
-
-type SnapshotEntry = Parameters<SnapshotCache['set']>[1];
-
-/** A bucket key back to its column type: days are text, hours bigint. */
-function bucketValue(range: BucketRange, key: string): string | number {
-  return 'days' in range ? key : Number(key);
-}
-
-function parseIds(csv: string | null): Uint32Array {
-  if (!csv) return new Uint32Array(0);
-  const parts = csv.split(',');
-  const out = new Uint32Array(parts.length);
-  for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
-  return out;
 }

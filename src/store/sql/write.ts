@@ -1,17 +1,22 @@
-// The write path of the SQL stores: a batch of events becomes, in one transaction, one bulk write
-// per table (see bulk.ts), with increments merged per row first. Work is done per site (a batch
-// usually holds one), with numeric keys, because this loop runs for every event.
+// The write path of the SQL stores. In one transaction per batch: the raw events (their ids make
+// applying idempotent), the dictionary ids of their visitors and values, the current visits of
+// their visitors (locked), then the rollup plan of src/core/plan.ts executed as one bulk write per
+// table (bulk.ts). Work is grouped per site, because a batch usually holds one.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { pathHash } from '../path-hash.js';
-import type { ApplyResult, BucketedEvent } from '../port.js';
-import type { Bulk, ColumnType, Table, Value } from './bulk.js';
+import { IGNORED } from '../../core/dimensions.js';
+import { applyVisitorDeltas, planBatch, type MemberResult, type PlanEvent, type RollupPlan, type VisitRecord } from '../../core/plan.js';
+import { bucketNumbers } from '../../core/time.js';
+import { visitorKind } from '../../core/visitor.js';
+import { pathHash as valueHash } from '../path-hash.js';
+import type { ApplyOptions, ApplyResult, PreparedEvent } from '../port.js';
+import type { Bulk, Table, Value } from './bulk.js';
 import type { Database, Dialect } from './schema.js';
 
 type Trx = Transaction<Database>;
 
 /**
  * Bounded, insert-only memory of committed facts that never change, per site (keys without the
- * site in them: no string building on the per-event path).
+ * site in them: no string building with the site on the per-event path).
  */
 class CommittedCache<K, V> {
   private sites = new Map<string, Map<K, V>>();
@@ -36,59 +41,30 @@ class CommittedCache<K, V> {
 }
 const EMPTY: ReadonlyMap<never, never> = new Map<never, never>();
 
-const DAY = 86_400_000;
-const TWO_32 = 4_294_967_296;
-/** (bucket index, id) as one number: bucket indexes stay below 2^20, ids below 2^32. */
-const pair = (bucketIndex: number, id: number) => bucketIndex * TWO_32 + id;
-
-/** Daily and hourly rollups differ only in their bucket column, tables and bucket index. */
-interface Grain {
-  of: (e: BucketedEvent) => Value;
-  /** A small integer per bucket of these events, for numeric keys. */
-  indexer: (events: BucketedEvent[]) => (e: BucketedEvent) => number;
-  visitors: Table;
-  stats: Table;
-  paths: Table;
-  /** Remember (bucket, visitor) rows already stored: a day sees each visitor again and again. */
-  remember: boolean;
-}
-
-function grain(bucket: 'day' | 'hour_ms', prefix: 'daily' | 'hourly', type: ColumnType, of: Grain['of'], indexer: Grain['indexer'], remember: boolean): Grain {
-  return {
-    of,
-    indexer,
-    remember,
-    visitors: { name: `${prefix}_visitors`, columns: ['site_id', bucket, 'visitor_id'], types: ['text', type, 'bigint'], key: ['site_id', bucket, 'visitor_id'] },
-    stats: {
-      name: `${prefix}_stats`,
-      columns: ['site_id', bucket, 'total_views', 'unique_users', 'created_at_ms', 'updated_at_ms'],
-      types: ['text', type, 'bigint', 'bigint', 'bigint', 'bigint'],
-      key: ['site_id', bucket],
-    },
-    paths: { name: `${prefix}_paths`, columns: ['site_id', bucket, 'path_id', 'views'], types: ['text', type, 'bigint', 'bigint'], key: ['site_id', bucket, 'path_id'] },
-  };
-}
-
-const QUARTER_HOUR = 900_000; // local hours start on quarter hours of UTC in every timezone
-
-const GRAINS: Grain[] = [
-  // Days since 1970: stable across batches, so (day, visitor) keys can be remembered.
-  grain('day', 'daily', 'text', (e) => e.day, () => (e) => Date.parse(e.day) / DAY, true),
-  // Quarter hours since the batch's first hour: small, and unique per local hour.
-  grain('hour_ms', 'hourly', 'bigint', (e) => e.hour, (events) => {
-    const base = events.reduce((m, e) => Math.min(m, e.hour), Infinity);
-    return (e) => (e.hour - base) / QUARTER_HOUR;
-  }, false),
-];
-
-const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key'], types: ['text', 'text'], key: ['site_id', 'visitor_key'] };
-const PATHS: Table = { name: 'paths', columns: ['site_id', 'path_hash', 'path'], types: ['text', 'text', 'text'], key: ['site_id', 'path_hash'] };
+const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key', 'day'], types: ['text', 'text', 'bigint'], key: ['site_id', 'visitor_key'] };
+const DICTIONARY: Table = { name: 'dictionary', columns: ['site_id', 'value_hash', 'value'], types: ['text', 'text', 'text'], key: ['site_id', 'value_hash'] };
+const BUCKET_KEY = ['site_id', 'grain', 'bucket', 'dim', 'scope', 'value'];
+const COUNTERS = ['pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision'];
+const ROLLUPS: Table = { name: 'rollups', columns: [...BUCKET_KEY, ...COUNTERS], types: ['text', ...Array<'bigint'>(12).fill('bigint')], key: BUCKET_KEY };
+const MEMBERS: Table = {
+  name: 'members',
+  columns: [...BUCKET_KEY, 'visitor_id', 'refs'],
+  types: ['text', ...Array<'bigint'>(7).fill('bigint')],
+  key: [...BUCKET_KEY, 'visitor_id'],
+};
+const VISIT_COLUMNS = ['last_ms', 'vals', 'entry_id', 'entry_ms', 'exit_id', 'exit_ms', 'pageviews', 'events'];
+const VISITS: Table = {
+  name: 'visits',
+  columns: ['site_id', 'visitor_id', 'start_ms', ...VISIT_COLUMNS],
+  types: ['text', 'bigint', 'bigint', 'bigint', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint'],
+  key: ['site_id', 'visitor_id', 'start_ms'],
+};
 
 /** What a transaction learned, per site; remembered only once it has committed. */
 interface Learned {
   visitorIds: Map<string, [string, number][]>;
-  pathIds: Map<string, [string, number][]>;
-  visitorDays: Map<string, [number, true][]>;
+  valueIds: Map<string, [string, number][]>;
+  members: Map<string, [string, true][]>;
 }
 
 function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
@@ -97,11 +73,16 @@ function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
   return list;
 }
 
+const memberKey = (c: { grain: number; bucket: number; dim: number; scope: number; value: number }, visitor: number) =>
+  `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}|${visitor}`;
+
 export class SqlWriter {
   private visitorIds = new CommittedCache<string, number>(500_000);
-  private pathIds = new CommittedCache<string, number>(200_000);
-  private visitorDays = new CommittedCache<number, true>(2_000_000);
+  private valueIds = new CommittedCache<string, number>(500_000);
+  /** Membership rows (insert-if-absent) known to be stored: a day sees each visitor again and again. */
+  private knownMembers = new CommittedCache<string, true>(2_000_000);
   private events: Table;
+  private ignored: Table;
 
   constructor(
     private db: Kysely<Database>,
@@ -109,24 +90,30 @@ export class SqlWriter {
     private bulk: Bulk,
     private isRetryable: (err: unknown) => boolean,
   ) {
+    const id = dialect === 'postgres' ? 'uuid' : 'text'; // PostgreSQL keeps the UUIDs natively (16 bytes)
     this.events = {
       name: 'events',
-      columns: ['event_id', 'site_id', 'event_type', 'path', 'user_id', 'timestamp_ms', 'received_at_ms', 'processed_at_ms'],
-      // PostgreSQL keeps the UUIDv7 ids natively (16 bytes).
-      types: [dialect === 'postgres' ? 'uuid' : 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
+      columns: ['event_id', 'site_id', 'event_type', 'path', 'user_id', 'visitor_id', 'timestamp_ms', 'received_at_ms', 'processed_at_ms', 'props', 'dims'],
+      types: [id, 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text'],
+      key: ['event_id'],
+    };
+    this.ignored = {
+      name: 'ignored_events',
+      columns: ['event_id', 'site_id', 'reason', 'event_type', 'path', 'timestamp_ms', 'received_at_ms'],
+      types: [id, 'text', 'text', 'text', 'text', 'bigint', 'bigint'],
       key: ['event_id'],
     };
   }
 
-  async apply(events: BucketedEvent[], now: number): Promise<ApplyResult> {
+  async apply(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
     const unique = [...new Map(events.map((e) => [e.id, e])).values()];
     for (let attempt = 1; ; attempt++) {
-      const learned: Learned = { visitorIds: new Map(), pathIds: new Map(), visitorDays: new Map() };
+      const learned: Learned = { visitorIds: new Map(), valueIds: new Map(), members: new Map() };
       try {
-        const applied = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, now, learned));
+        const applied = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, opts, learned));
         for (const [site, entries] of learned.visitorIds) this.visitorIds.addAll(site, entries);
-        for (const [site, entries] of learned.pathIds) this.pathIds.addAll(site, entries);
-        for (const [site, entries] of learned.visitorDays) this.visitorDays.addAll(site, entries);
+        for (const [site, entries] of learned.valueIds) this.valueIds.addAll(site, entries);
+        for (const [site, entries] of learned.members) this.knownMembers.addAll(site, entries);
         return { applied, duplicates: events.length - applied };
       } catch (err) {
         // Deadlocks and busy files roll the whole transaction back: trying again is safe.
@@ -144,45 +131,87 @@ export class SqlWriter {
     return this.dialect === 'postgres' ? rows.sort(compareRows) : rows;
   }
 
-  /** Numeric (bucket, id) keys, in ascending order for PostgreSQL (the lock order), as they come for SQLite. */
-  private keysInOrder(rows: Map<number, unknown>): number[] {
-    if (this.dialect !== 'postgres') return [...rows.keys()];
-    return Array.from(Float64Array.from(rows.keys()).sort());
-  }
-
-  private async applyIn(trx: Trx, events: BucketedEvent[], now: number, learned: Learned): Promise<number> {
-    const rows = this.ordered(events.map((e) => [e.id, e.site_id, e.event_type, e.path, e.user_id, e.ts, e.received_at, now]));
-    const inserted = await this.bulk.insertNew(trx, this.events, rows);
-    let news = events;
-    if (inserted.some((ok) => !ok)) {
-      const fresh = new Set(rows.filter((_, i) => inserted[i]).map((r) => r[0] as string));
-      news = events.filter((e) => fresh.has(e.id));
-    }
-    const bySite = new Map<string, BucketedEvent[]>();
-    for (const e of news) {
+  private async applyIn(trx: Trx, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<number> {
+    const bySite = new Map<string, PreparedEvent[]>();
+    for (const e of events) {
       const list = bySite.get(e.site_id);
       if (list) list.push(e);
       else bySite.set(e.site_id, [e]);
     }
+    let applied = 0;
     for (const [siteId, siteEvents] of [...bySite].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      await this.applySite(trx, siteId, siteEvents, now, learned);
+      applied += await this.applySite(trx, siteId, siteEvents, opts, learned);
     }
+    return applied;
+  }
+
+  private async applySite(trx: Trx, siteId: string, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<number> {
+    const counted = events.filter((e) => !e.ignored);
+    const ignored = events.filter((e) => e.ignored);
+    const vid = await this.resolveVisitors(trx, siteId, counted, learned);
+
+    // Raw events first: the ones already stored were applied before and are skipped.
+    const rawRows = this.ordered(
+      counted.map((e) => [e.id, e.site_id, e.type, e.path, e.user_id ?? '', vid.get(e.visitor)!, e.ts, e.received_at, opts.now, e.props ? JSON.stringify(e.props) : null, dimsJson(e)]),
+    );
+    const ignoredRows = this.ordered(ignored.map((e) => [e.id, e.site_id, e.ignored!, e.type, e.path, e.ts, e.received_at]));
+    const fresh = new Set<string>();
+    const rawNew = await this.bulk.insertNew(trx, this.events, rawRows);
+    rawRows.forEach((r, i) => rawNew[i] && fresh.add(r[0] as string));
+    const ignoredNew = await this.bulk.insertNew(trx, this.ignored, ignoredRows);
+    ignoredRows.forEach((r, i) => ignoredNew[i] && fresh.add(r[0] as string));
+    if (fresh.size === 0) return 0;
+    const news = events.filter((e) => fresh.has(e.id));
+
+    const ids = await this.resolveValues(trx, siteId, news, learned);
+    const id = (v: string | null) => (v === null ? 0 : ids.get(v)!);
+    const planEvents: PlanEvent<number>[] = news.map((e) => ({
+      id: e.id,
+      ts: e.ts,
+      visitor: e.ignored ? 0 : vid.get(e.visitor)!,
+      isPageview: e.is_pageview,
+      buckets: e.buckets,
+      page: e.is_pageview ? id(e.path) : 0,
+      eventValues: e.eventValues.map(([dim, scope, value]) => [dim, scope === '' ? 0 : id(scope), id(value)]),
+      visitValues: e.visitValues.map(id),
+      ...(e.ignored ? { ignored: id(e.ignored) } : {}),
+    }));
+    const timezone = news[0]!.timezone;
+    const visits = await this.lockVisits(trx, siteId, planEvents.filter((e) => e.ignored === undefined), opts.sessionTimeoutMs);
+    const plan = planBatch<number>({
+      events: planEvents,
+      visits,
+      timeoutMs: opts.sessionTimeoutMs,
+      bucketsOf: (ts) => bucketNumbers(ts, timezone),
+      none: 0,
+    });
+    await this.execute(trx, siteId, plan, learned);
     return news.length;
   }
 
-  private async applySite(trx: Trx, siteId: string, news: BucketedEvent[], now: number, learned: Learned): Promise<void> {
-    const views = news.filter((e) => e.is_pageview);
-    const vid = await this.resolveIds(trx, siteId, VISITORS, 'visitor_id', unique(news.map((e) => e.user_id)), this.visitorIds.of(siteId), learn(learned.visitorIds, siteId), (v) => [siteId, v], (v) => v);
-    const pid = await this.resolveIds(trx, siteId, PATHS, 'path_id', unique(views.map((e) => e.path)), this.pathIds.of(siteId), learn(learned.pathIds, siteId), (v) => [siteId, pathHash(v), v], pathHash);
-    const visitorOf = news.map((e) => vid.get(e.user_id)!);
-    const pathOf = views.map((e) => pid.get(e.path)!);
-    // Rows every batch touches (a popular path, the day's totals) are locked until commit: write
-    // them last, so concurrent transactions overlap for everything else.
-    const indexes = GRAINS.map((g) => g.indexer(news));
-    const newUniques = [];
-    for (const [i, g] of GRAINS.entries()) newUniques.push(await this.insertVisitorBuckets(trx, siteId, g, indexes[i]!, news, visitorOf, learned));
-    for (const [i, g] of GRAINS.entries()) await this.addPathViews(trx, siteId, g, indexes[i]!, views, pathOf);
-    for (const [i, g] of GRAINS.entries()) await this.addTotals(trx, siteId, g, indexes[i]!, news, newUniques[i]!, now);
+  /** Visitor ids; a hashed visitor is stored with its salt date, so retention can prune it. */
+  private async resolveVisitors(trx: Trx, siteId: string, events: PreparedEvent[], learned: Learned): Promise<Map<string, number>> {
+    const day = new Map<string, number | null>();
+    for (const e of events) if (!day.has(e.visitor)) day.set(e.visitor, visitorKind(e.visitor) === 'given' ? null : e.buckets.day);
+    return this.resolveIds(trx, siteId, VISITORS, 'visitor_id', [...day.keys()], this.visitorIds.of(siteId), learn(learned.visitorIds, siteId), (k) => [siteId, k, day.get(k)!], (k) => k);
+  }
+
+  /** Dictionary ids of every string the batch's rollups refer to. */
+  private async resolveValues(trx: Trx, siteId: string, events: PreparedEvent[], learned: Learned): Promise<Map<string, number>> {
+    const values = new Set<string>();
+    for (const e of events) {
+      if (e.ignored) {
+        values.add(e.ignored);
+        continue;
+      }
+      values.add(e.path);
+      for (const [, scope, value] of e.eventValues) {
+        if (scope !== '') values.add(scope);
+        if (value !== null) values.add(value);
+      }
+      for (const v of e.visitValues) if (v !== null) values.add(v);
+    }
+    return this.resolveIds(trx, siteId, DICTIONARY, 'value_id', [...values], this.valueIds.of(siteId), learn(learned.valueIds, siteId), (v) => [siteId, valueHash(v), v], valueHash);
   }
 
   /** Dictionary ids of a site's values; values seen for the first time are inserted. */
@@ -229,82 +258,111 @@ export class SqlWriter {
     return ids;
   }
 
-  /** One row per (site, bucket, visitor); returns how many were new per bucket index. */
-  private async insertVisitorBuckets(
-    trx: Trx,
-    siteId: string,
-    g: Grain,
-    index: (e: BucketedEvent) => number,
-    news: BucketedEvent[],
-    visitorOf: number[],
-    learned: Learned,
-  ): Promise<Map<number, number>> {
-    const rows = new Map<number, [string, Value, number]>();
-    const known: ReadonlyMap<number, true> = g.remember ? this.visitorDays.of(siteId) : (EMPTY as ReadonlyMap<number, true>);
-    for (let i = 0; i < news.length; i++) {
-      const e = news[i]!;
-      const k = pair(index(e), visitorOf[i]!);
-      if (rows.has(k) || known.has(k)) continue;
-      rows.set(k, [siteId, g.of(e), visitorOf[i]!]);
+  /**
+   * The stored visits the batch's events can touch, with their visitors locked until commit so that
+   * two workers applying events of the same visitor take turns (PostgreSQL: the visitor's dictionary
+   * row is the lock; SQLite has a single writer).
+   */
+  private async lockVisits(trx: Trx, siteId: string, events: PlanEvent<number>[], timeoutMs: number): Promise<Map<number, VisitRecord<number>[]>> {
+    const out = new Map<number, VisitRecord<number>[]>();
+    if (events.length === 0) return out;
+    const visitors = [...new Set(events.map((e) => e.visitor))].sort((a, b) => a - b);
+    let from = Infinity;
+    let to = -Infinity;
+    for (const e of events) {
+      from = Math.min(from, e.ts - timeoutMs);
+      to = Math.max(to, e.ts + timeoutMs);
     }
-    const fresh = new Map<number, number>();
-    const keys = this.keysInOrder(rows);
-    const list = keys.map((k) => rows.get(k)!);
-    const inserted = await this.bulk.insertNew(trx, g.visitors, list);
-    for (let i = 0; i < keys.length; i++) {
-      if (!inserted[i]) continue;
-      const b = Math.floor(keys[i]! / TWO_32);
-      fresh.set(b, (fresh.get(b) ?? 0) + 1);
+    for (let i = 0; i < visitors.length; i += 10_000) {
+      const part = visitors.slice(i, i + 10_000);
+      if (this.dialect === 'postgres') {
+        await sql`select visitor_id from visitors where visitor_id in (${sql.join(part)}) order by visitor_id for update`.execute(trx);
+      }
+      const res = await sql<{ visitor_id: number; start_ms: number; last_ms: number; vals: string; entry_id: number; entry_ms: number; exit_id: number; exit_ms: number; pageviews: number; events: number }>`
+        select visitor_id, start_ms, last_ms, vals, entry_id, entry_ms, exit_id, exit_ms, pageviews, events from visits
+        where site_id = ${siteId} and visitor_id in (${sql.join(part)}) and last_ms > ${from} and start_ms < ${to}`.execute(trx);
+      for (const r of res.rows) {
+        const visitor = Number(r.visitor_id);
+        const record: VisitRecord<number> = {
+          visitor,
+          start: Number(r.start_ms),
+          last: Number(r.last_ms),
+          values: r.vals === '' ? [] : r.vals.split(',').map(Number),
+          entry: Number(r.entry_id),
+          entryTs: Number(r.entry_ms),
+          exit: Number(r.exit_id),
+          exitTs: Number(r.exit_ms),
+          pageviews: Number(r.pageviews),
+          events: Number(r.events),
+        };
+        const list = out.get(visitor);
+        if (list) list.push(record);
+        else out.set(visitor, [record]);
+      }
     }
-    if (g.remember) {
-      const list = learn(learned.visitorDays, siteId);
-      for (const k of keys) list.push([k, true]);
-    }
-    return fresh;
+    return out;
   }
 
-  private async addTotals(
-    trx: Trx,
-    siteId: string,
-    g: Grain,
-    index: (e: BucketedEvent) => number,
-    news: BucketedEvent[],
-    newUniques: Map<number, number>,
-    now: number,
-  ): Promise<void> {
-    const totals = new Map<number, [string, Value, number, number, number, number]>();
-    for (const e of news) {
-      const b = index(e);
-      let t = totals.get(b);
-      if (!t) totals.set(b, (t = [siteId, g.of(e), 0, newUniques.get(b) ?? 0, now, now]));
-      if (e.is_pageview) t[2]++;
+  private async execute(trx: Trx, siteId: string, plan: RollupPlan<number>, learned: Learned): Promise<void> {
+    // Memberships: which visitors each counter row counts. Known rows cost nothing.
+    const known = this.knownMembers.of(siteId);
+    const results: MemberResult[] = new Array(plan.members.length);
+    const inserts: number[] = [];
+    const refcounts: number[] = [];
+    plan.members.forEach((m, i) => {
+      if (m.refs !== 0) refcounts.push(i);
+      else if (known.has(memberKey(m.counter, m.visitor))) results[i] = { inserted: false };
+      else inserts.push(i);
+    });
+    const memberRow = (i: number, refs: number): Value[] => {
+      const m = plan.members[i]!;
+      const c = m.counter;
+      return [siteId, c.grain, c.bucket, c.dim, c.scope, c.value, m.visitor, refs];
+    };
+    const insertOrder = this.orderedIndexes(inserts, (i) => memberRow(i, 1));
+    const inserted = await this.bulk.insertNew(trx, MEMBERS, insertOrder.map((i) => memberRow(i, 1)));
+    const remember = learn(learned.members, siteId);
+    insertOrder.forEach((i, k) => {
+      results[i] = { inserted: inserted[k]! };
+      remember.push([memberKey(plan.members[i]!.counter, plan.members[i]!.visitor), true]);
+    });
+    const refOrder = this.orderedIndexes(refcounts, (i) => memberRow(i, plan.members[i]!.refs));
+    const after = await this.bulk.upsertAddReturning(trx, MEMBERS, refOrder.map((i) => memberRow(i, plan.members[i]!.refs)), ['refs'], 'refs');
+    refOrder.forEach((i, k) => (results[i] = { refsAfter: after[k]! }));
+    applyVisitorDeltas(plan, results);
+
+    // Visits, then counters; the totals rows, which every batch of the site touches, last: their
+    // row locks are then held for the shortest time.
+    for (let i = 0; i < plan.deleteVisits.length; i += 5000) {
+      const part = plan.deleteVisits.slice(i, i + 5000);
+      await sql`delete from visits where site_id = ${siteId} and (visitor_id, start_ms) in (${sql.join(part.map((d) => sql`(${d.visitor}, ${d.start})`))})`.execute(trx);
     }
-    await this.bulk.upsertAdd(trx, g.stats, this.ordered([...totals.values()]), ['total_views', 'unique_users'], ['updated_at_ms']);
+    const visitRows = plan.putVisits.map((v) => [siteId, v.visitor, v.start, v.last, v.values.join(','), v.entry, v.entryTs, v.exit, v.exitTs, v.pageviews, v.events]);
+    await this.bulk.upsertAdd(trx, VISITS, this.ordered(visitRows), [], VISIT_COLUMNS);
+    const row = (c: RollupPlan<number>['counters'][number]): Value[] => [
+      siteId, c.grain, c.bucket, c.dim, c.scope, c.value, c.pageviews, c.events, c.visitors, c.visits, c.bounces, c.durationMs, c.revision,
+    ];
+    const others = plan.counters.filter((c) => c.dim !== 0 && c.dim !== IGNORED.id).map(row);
+    const last = plan.counters.filter((c) => c.dim === 0 || c.dim === IGNORED.id).map(row);
+    await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(others), COUNTERS);
+    await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(last), COUNTERS);
   }
 
-  private async addPathViews(
-    trx: Trx,
-    siteId: string,
-    g: Grain,
-    index: (e: BucketedEvent) => number,
-    views: BucketedEvent[],
-    pathOf: number[],
-  ): Promise<void> {
-    if (views.length === 0) return;
-    const counts = new Map<number, [string, Value, number, number]>();
-    for (let i = 0; i < views.length; i++) {
-      const e = views[i]!;
-      const k = pair(index(e), pathOf[i]!);
-      let c = counts.get(k);
-      if (!c) counts.set(k, (c = [siteId, g.of(e), pathOf[i]!, 0]));
-      c[3]++;
-    }
-    await this.bulk.upsertAdd(trx, g.paths, this.keysInOrder(counts).map((k) => counts.get(k)!), ['views']);
+  /** Indexes in the order their rows lock (PostgreSQL), or as they come (SQLite). */
+  private orderedIndexes(indexes: number[], row: (i: number) => Value[]): number[] {
+    if (this.dialect !== 'postgres') return indexes;
+    return indexes.map((i) => [i, row(i)] as const).sort((a, b) => compareRows(a[1], b[1])).map(([i]) => i);
   }
 }
 
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
+/** Derived values kept with the raw event (never the user agent or the IP). */
+function dimsJson(e: PreparedEvent): string | null {
+  const d: Record<string, string> = {};
+  for (const k of ['source', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'browser', 'os', 'device', 'country', 'language', 'screen'] as const) {
+    const v = e[k];
+    if (v !== null) d[k] = v;
+  }
+  return Object.keys(d).length ? JSON.stringify(d) : null;
 }
 
 /** A total order on rows, so concurrent transactions lock rows in the same order (no deadlocks). */
@@ -312,7 +370,7 @@ function compareRows(a: Value[], b: Value[]): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x !== y) return x < y ? -1 : 1;
+    if (x !== y) return x === null ? -1 : y === null ? 1 : x < y ? -1 : 1;
   }
   return 0;
 }
