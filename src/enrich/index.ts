@@ -1,6 +1,7 @@
 // Enrichment: pure, synchronous functions from what a browser sends to dimension values.
 export { botReason, isBot, type BotReason } from './bot.js';
 export { countryDbPath, countryOf, isPublicIp, loadCountryDb } from './country.js';
+export { lookupAddress, type LookupAddress } from './ip.js';
 export { languageOf } from './language.js';
 export { pageHost, pagePath, type PageOptions } from './page.js';
 export { knownReferrer, loadReferrers, referrerHost, sourceOf, type KnownReferrer } from './referrer.js';

@@ -28,6 +28,7 @@ function fromAcceptLanguage(header: string): string | null {
     if (!(q > bestQ)) continue; // q=0 means "not acceptable"
     const lang = primarySubtag(tag);
     if (lang === null) continue; // "*" and garbage
+    if (q === 1) return lang; // nothing later can be preferred
     best = lang;
     bestQ = q;
   }
