@@ -134,10 +134,11 @@ function page(d: Draft): void {
   const { url, path, hash_routing } = d.input;
   let p = path;
   if (url !== undefined) {
-    d.event.host = pageHost(url) ?? undefined;
-    const utm = utmOf(url);
+    const u = new URL(url); // valid: the schema checked it
+    d.event.host = pageHost(u) ?? undefined;
+    const utm = utmOf(u);
     for (const [k, v] of Object.entries(utm) as [keyof typeof utm, string | null][]) if (v !== null) d.event[k] = v;
-    p ??= pagePath(url, { hashRouting: hash_routing === true }) ?? undefined;
+    p ??= pagePath(u, { hashRouting: hash_routing === true }) ?? undefined;
   }
   if (!p) throw validationFailed([{ field: 'url', message: 'url has no path' }]);
   d.event.path = truncateText(p, MAX_PATH_LENGTH);

@@ -3,7 +3,7 @@
 // store can keep (core/text.ts). Unknown fields are ignored.
 import { z } from 'zod';
 import { MAX_PATH_LENGTH } from '../core/event.js';
-import { storableText } from '../core/text.js';
+import { storableText, unstorableReason } from '../core/text.js';
 
 export const MAX_PROPS = 30;
 export const MAX_PROP_KEY = 64;
@@ -42,16 +42,18 @@ const propValue = z.union([
 ], { error: 'property values must be a string, a number or a boolean' });
 
 const props = z
-  .record(
-    z
-      .string()
-      .min(1, { error: 'property names must not be empty' })
-      .max(MAX_PROP_KEY, { error: `property names must be at most ${MAX_PROP_KEY} characters` })
-      .superRefine(storableText('property name')),
-    propValue,
-    { error: 'props must be an object' },
-  )
-  .refine((p) => Object.keys(p).length <= MAX_PROPS, { error: `props holds at most ${MAX_PROPS} properties` });
+  .record(z.string(), propValue, { error: (iss) => (iss.code === 'invalid_type' ? 'props must be an object' : undefined) })
+  .superRefine((p, ctx) => {
+    const keys = Object.keys(p);
+    if (keys.length > MAX_PROPS) ctx.addIssue({ code: 'custom', message: `props holds at most ${MAX_PROPS} properties` });
+    for (const k of keys) {
+      const problem =
+        k.length === 0 ? 'property names must not be empty'
+        : k.length > MAX_PROP_KEY ? `property names must be at most ${MAX_PROP_KEY} characters`
+        : unstorableReason(k) ? `property name ${unstorableReason(k)}` : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+    }
+  });
 
 export const eventInputSchema = z
   .object(

@@ -1,6 +1,6 @@
 // The group-commit batcher against a scripted queue: its batching and failure rules.
 import { describe, expect, it } from 'vitest';
-import { toQueuedEvent, type QueuedEvent } from '../../src/core/event.js';
+import { newEventId, type QueuedEvent } from '../../src/core/event.js';
 import { EnqueueBatcher } from '../../src/queue/batcher.js';
 import { QueueUnavailableError, type EventQueue } from '../../src/queue/port.js';
 
@@ -18,7 +18,7 @@ class ScriptedQueue implements EventQueue {
   async close() {}
 }
 
-const ev = (n: number) => toQueuedEvent({ site_id: 's', event_type: 'pageview', path: `/${n}`, user_id: 'u' }, n, n);
+const ev = (n: number): QueuedEvent => ({ id: newEventId(), site_id: 's', type: 'pageview', path: `/${n}`, visitor: 'u:u', ts: n, received_at: n });
 
 describe('EnqueueBatcher', () => {
   it('puts events that arrive together into one job', async () => {
@@ -73,5 +73,12 @@ describe('EnqueueBatcher', () => {
     const started = Date.now();
     await expect(b.add(ev(1))).rejects.toThrow(/no answer in 50 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('keeps the events of one request in one job, and never splits them across jobs', async () => {
+    const q = new ScriptedQueue();
+    const b = new EnqueueBatcher(q, { maxBatch: 5, timeoutMs: 1000 });
+    await Promise.all([b.addAll([ev(1), ev(2), ev(3)]), b.addAll([ev(4), ev(5), ev(6)]), b.add(ev(7)), b.addAll(Array.from({ length: 8 }, (_, i) => ev(10 + i)))]);
+    expect(q.batches.map((x) => x.map((e) => e.ts))).toEqual([[1, 2, 3], [4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16, 17]]);
   });
 });

@@ -1,6 +1,8 @@
+// The request body's rules, the queue's payload versions, and event ids.
 import { describe, expect, it } from 'vitest';
-import { checkTimestamp, eventInputSchema, isPageview, jobPayloadSchema, newEventId, toQueuedEvent } from '../../src/core/event.js';
 import { fromZod } from '../../src/api/errors.js';
+import { clientEventId, isPageview, jobPayloadSchema, newEventId, upgradePayload } from '../../src/core/event.js';
+import { eventInputSchema } from '../../src/ingest/schema.js';
 
 const valid = { site_id: 'my-website', event_type: 'pageview', path: '/home', user_id: 'user-123' };
 
@@ -17,13 +19,13 @@ describe('event validation', () => {
     expect(eventInputSchema.parse({ ...valid, timestamp: '2024-01-15T10:30:00.123+02:00' }).timestamp).toBe('2024-01-15T10:30:00.123+02:00');
   });
 
-  it('names each missing field as the spec shows', () => {
+  it('names each missing field as the spec shows; user_id is optional, path may come from url', () => {
     expect(details({})).toEqual([
       { field: 'site_id', message: 'site_id is required' },
       { field: 'event_type', message: 'event_type is required' },
-      { field: 'path', message: 'path is required' },
-      { field: 'user_id', message: 'user_id is required' },
     ]);
+    expect(details({ site_id: 's', event_type: 'pageview' })).toEqual([{ field: 'path', message: 'path is required (or url)' }]);
+    expect(details({ site_id: 's', event_type: 'pageview', url: 'https://example.com/a' })).toEqual([]);
   });
 
   it('rejects wrong types, empty and oversized values, bad timestamps and non-objects', () => {
@@ -36,45 +38,50 @@ describe('event validation', () => {
     expect(details(null)).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
   });
 
-  it('accepts 2,000-character and unicode paths', () => {
+  it('accepts 2,000-character and unicode paths, refuses strings no store can keep', () => {
     expect(eventInputSchema.safeParse({ ...valid, path: '/' + 'é'.repeat(1999) }).success).toBe(true);
     expect(eventInputSchema.safeParse({ ...valid, path: '/__proto__/$x.y' }).success).toBe(true);
+    expect(details({ ...valid, path: '/a\u0000b' })[0]?.field).toBe('path');
+    expect(details({ ...valid, user_id: 'x\uD800' })[0]?.field).toBe('user_id');
+    expect(details({ ...valid, props: { k: 'v\u0000' } })[0]?.field).toBe('props.k');
+  });
+
+  it('checks the fields a browser sends', () => {
+    expect(details({ ...valid, url: 'ftp://example.com/' })).toEqual([{ field: 'url', message: 'url must be an absolute http(s) URL' }]);
+    expect(details({ ...valid, url: '/relative' })[0]?.field).toBe('url');
+    expect(details({ ...valid, screen_width: -1 })[0]?.field).toBe('screen_width');
+    expect(details({ ...valid, screen_width: 1.5 })[0]?.field).toBe('screen_width');
+    expect(details({ ...valid, event_id: 'not-a-uuid' })).toEqual([{ field: 'event_id', message: 'event_id must be a UUID' }]);
+    expect(details({ ...valid, props: { plan: 'pro', seats: 3, trial: true } })).toEqual([]);
+  });
+
+  it('holds custom properties to their limits', () => {
+    const many = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`k${i}`, i]));
+    expect(details({ ...valid, props: many })).toEqual([{ field: 'props', message: 'props holds at most 30 properties' }]);
+    expect(details({ ...valid, props: { ['k'.repeat(65)]: 1 } })[0]?.message).toMatch(/property names must be at most 64/);
+    expect(details({ ...valid, props: { k: 'v'.repeat(257) } })[0]?.message).toMatch(/at most 256/);
+    expect(details({ ...valid, props: { k: { nested: 1 } } })[0]?.message).toMatch(/string, a number or a boolean/);
+    expect(details({ ...valid, props: { k: [1] } })[0]?.field).toBe('props.k');
+    expect(details({ ...valid, props: 'x' })[0]?.field).toBe('props');
   });
 });
 
-describe('event timestamps', () => {
-  const now = Date.parse('2024-06-15T12:00:00Z');
-  const limits = { retentionDays: 7, maxFutureSkewMs: 300_000 };
+describe('queued payloads', () => {
+  const v2 = { id: newEventId(), site_id: 's', type: 'pageview', path: '/', visitor: 'u:a', ts: 1, received_at: 2 };
 
-  it('defaults to the time of receipt', () => {
-    expect(checkTimestamp(undefined, now, limits)).toEqual({ ok: true, ts: now });
-  });
-
-  it('accepts late events inside the retention window and small clock skew', () => {
-    expect(checkTimestamp('2024-06-08T12:00:01Z', now, limits)).toEqual({ ok: true, ts: Date.parse('2024-06-08T12:00:01Z') });
-    expect(checkTimestamp('2024-06-15T12:04:59Z', now, limits).ok).toBe(true);
-  });
-
-  it('rejects events older than retention or more than 5 minutes ahead', () => {
-    expect(checkTimestamp('2024-06-08T11:59:59Z', now, limits)).toEqual({ ok: false, message: 'timestamp is older than the retention window of 7 days' });
-    expect(checkTimestamp('2024-06-15T12:05:01Z', now, limits)).toEqual({ ok: false, message: 'timestamp is more than 300 seconds in the future' });
-  });
-});
-
-describe('queued events', () => {
-  it('gets a unique id at ingestion', () => {
-    const a = toQueuedEvent(valid, 1, 2);
-    const b = toQueuedEvent(valid, 1, 2);
-    expect(a.id).not.toBe(b.id);
-    expect(a).toMatchObject({ ...valid, ts: 1, received_at: 2 });
-    expect(newEventId()).toMatch(/^[0-9a-f-]{36}$/);
-  });
-
-  it('rejects malformed job payloads', () => {
-    expect(jobPayloadSchema.safeParse({ events: [toQueuedEvent(valid, 1, 2)] }).success).toBe(true);
-    expect(jobPayloadSchema.safeParse({ events: [] }).success).toBe(false);
-    expect(jobPayloadSchema.safeParse({ events: [{ ...toQueuedEvent(valid, 1, 2), ts: 'soon' }] }).success).toBe(false);
+  it('accepts version 2 and the previous version, and refuses malformed ones', () => {
+    expect(jobPayloadSchema.safeParse({ v: 2, events: [v2] }).success).toBe(true);
+    expect(jobPayloadSchema.safeParse({ events: [{ id: newEventId(), site_id: 's', event_type: 'pageview', path: '/', user_id: 'a', ts: 1, received_at: 2 }] }).success).toBe(true);
+    expect(jobPayloadSchema.safeParse({ v: 2, events: [] }).success).toBe(false);
+    expect(jobPayloadSchema.safeParse({ v: 2, events: [{ ...v2, ts: 'soon' }] }).success).toBe(false);
+    expect(jobPayloadSchema.safeParse({ v: 3, events: [v2] }).success).toBe(false);
     expect(jobPayloadSchema.safeParse('garbage').success).toBe(false);
+  });
+
+  it('reads a version-1 event as a given visitor with its path and type', () => {
+    const id = newEventId();
+    const p = jobPayloadSchema.parse({ events: [{ id, site_id: 's', event_type: 'Signup', path: '/x', user_id: 'u1', ts: 5, received_at: 6 }] });
+    expect(upgradePayload(p)).toEqual([{ id, site_id: 's', type: 'Signup', path: '/x', visitor: 'u:u1', ts: 5, received_at: 6 }]);
   });
 
   it('counts only pageviews as views', () => {
@@ -84,7 +91,14 @@ describe('queued events', () => {
   });
 });
 
-describe('UUIDv7 ids', () => {
+describe('event ids', () => {
+  it('derives one id per site and client event_id, never shared between sites', () => {
+    const c = '7d444840-9dc0-11d1-b245-5ffdce74fad2';
+    expect(clientEventId('a', c)).toBe(clientEventId('a', c.toUpperCase()));
+    expect(clientEventId('a', c)).not.toBe(clientEventId('b', c));
+    expect(clientEventId('a', c)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it('are valid version-7 UUIDs carrying their millisecond, and unique', async () => {
     const { uuidv7 } = await import('../../src/core/id.js');
     const { z } = await import('zod');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SnapshotCache, pathSnapshot, topCandidates, unionCount } from '../../src/store/sql/snapshots.js';
+import { SnapshotCache, memberSnapshot, unionCount } from '../../src/store/sql/snapshots.js';
 
 const ids = (...xs: number[]) => Uint32Array.from(xs).sort();
 
@@ -14,26 +14,20 @@ describe('range snapshots', () => {
     expect(unionCount([a, b])).toBe(100_000 + 100_000 - Math.ceil(200_000 / 6));
   });
 
-  it('sums path views and keeps every path tied at the cut', () => {
-    const s1 = pathSnapshot(Uint32Array.from([70_000, 5, 9]), Uint32Array.from([1, 10, 4]));
-    const s2 = pathSnapshot(Uint32Array.from([9, 12, 70_000]), Uint32Array.from([6, 3, 2]));
-    expect(s1.views).toBe(15);
-    expect(topCandidates([s1, s2], 2)).toEqual([
-      [5, 10],
-      [9, 10],
-    ]);
-    const s3 = pathSnapshot(Uint32Array.from([1, 2, 3, 4]), Uint32Array.from([5, 2, 2, 2]));
-    expect(topCandidates([s3], 2).map(([id]) => id)).toEqual([1, 2, 3, 4]);
-    expect(topCandidates([], 10)).toEqual([]);
+  it('groups members by value with sorted visitor ids', () => {
+    const s = memberSnapshot(3, [[7, 70_000], [1, 5], [7, 2], [1, 4]]);
+    expect(s.revision).toBe(3);
+    expect([...s.byValue.get(7)!]).toEqual([2, 70_000]);
+    expect([...s.byValue.get(1)!]).toEqual([4, 5]);
   });
 
   it('bounds the cache by bytes, dropping the least recently used', () => {
     const cache = new SnapshotCache(10_000);
-    const entry = (n: number) => ({ kind: 'visitors' as const, value: { count: n, ids: new Uint32Array(n) } });
-    cache.set('a', entry(1000));
-    cache.set('b', entry(1000));
+    const entry = (n: number) => ({ kind: 'counters' as const, value: { revision: 1, values: new Float64Array(n), counts: new Float64Array(0) } });
+    cache.set('a', entry(500));
+    cache.set('b', entry(500));
     cache.get('a');
-    cache.set('c', entry(1000)); // 3 × 4 KB > 10 KB: b, the least recently used, goes
+    cache.set('c', entry(500)); // 3 × 4 KB > 10 KB: b, the least recently used, goes
     expect(cache.get('b')).toBeUndefined();
     expect(cache.get('a')).toBeDefined();
     expect(cache.get('c')).toBeDefined();
