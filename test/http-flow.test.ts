@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { newEventId, type QueuedEvent } from '../src/core/event.js';
-import { addDays, hourStart, localDay, toLocalIso } from '../src/core/time.js';
+import { addDays, dayNumber, hourStart, localDay, toLocalIso } from '../src/core/time.js';
+import { prepareEvent } from '../src/worker/prepare.js';
 import { BullmqEventQueue } from '../src/queue/bullmq.js';
 import { EmbeddedEventQueue } from '../src/queue/embedded.js';
 import type { EventQueue } from '../src/queue/port.js';
@@ -72,15 +73,17 @@ describe.each(shapes)('end to end: $name', (shape) => {
       expect(new Set(codes)).toEqual(new Set([202]));
     }
     const data = await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views + d.unique_users_count >= 81 + 25);
-    expect(data).toEqual({ site_id: site.site_id, date: day(), total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
+    expect(data).toMatchObject({ site_id: site.site_id, date: day(), total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
+    // 25 visitors with one visit each; none a bounce (3 or 4 page views, or a custom event only).
+    expect(data).toMatchObject({ visits: 25, bounce_rate: 0, views_per_visit: 3.24, ignored: {} });
 
     const last24h = (await sys.stats(site)).json.data;
     expect(last24h).toMatchObject({ total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
     const range = (await sys.stats(site, `&from=${addDays(day(), -1)}&to=${day()}`)).json.data;
     expect(range).toMatchObject({ total_views: 81, unique_users_count: 25, top_paths: EXPECTED_TOP });
     expect(range.series).toEqual([
-      { date: addDays(day(), -1), views: 0, unique_users: 0 },
-      { date: day(), views: 81, unique_users: 25 },
+      { date: addDays(day(), -1), views: 0, unique_users: 0, visits: 0 },
+      { date: day(), views: 81, unique_users: 25, visits: 25 },
     ]);
     // Nothing more arrives later: every event was counted once.
     await sleep(500);
@@ -115,9 +118,9 @@ describe.each(shapes)('end to end: $name', (shape) => {
       const job: QueuedEvent[] = [1, 2, 3].map((i) => ({
         id: newEventId(),
         site_id: site.site_id,
-        event_type: 'pageview',
+        type: 'pageview',
         path: '/replayed',
-        user_id: `r${i}`,
+        visitor: `u:r${i}`,
         ts: now,
         received_at: now,
       }));
@@ -125,7 +128,7 @@ describe.each(shapes)('end to end: $name', (shape) => {
       await producer.enqueue(job); // the same events again, as a crash-replay would deliver them
       await producer.enqueue(job.slice(1));
       // A marker job queued last: once it is counted, the replays before it were processed.
-      await producer.enqueue([{ ...job[0]!, id: newEventId(), path: '/marker', user_id: 'r1' }]);
+      await producer.enqueue([{ ...job[0]!, id: newEventId(), path: '/marker', visitor: 'u:r1' }]);
       await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views >= base.views + 4);
       await sleep(500);
       expect(await totals()).toEqual({ views: base.views + 4, uniques: base.uniques + 3 });
@@ -134,6 +137,30 @@ describe.each(shapes)('end to end: $name', (shape) => {
     } finally {
       await producer.close();
     }
+  });
+
+  it('applies a job queued by the previous version (payload without a version)', async () => {
+    const config = loadConfig(sys.env);
+    const base = await totals();
+    const now = Date.now();
+    const v1 = { events: [{ id: newEventId(), site_id: site.site_id, event_type: 'pageview', path: '/from-v1', user_id: 'v1-user', ts: now, received_at: now }] };
+    if (shape.mode === 'bullmq') {
+      const { Queue } = await import('bullmq');
+      const { Redis } = await import('ioredis');
+      const connection = new Redis(config.redis!.url!, { maxRetriesPerRequest: null });
+      const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
+      await queue.add('events', v1, { attempts: 5, backoff: { type: 'exponential', delay: 300 } });
+      await queue.close();
+      connection.disconnect();
+    } else {
+      const db = new Database(path.join(sys.env.DATA_DIR!, 'analytics.db'));
+      db.pragma('busy_timeout = 10000');
+      db.prepare(`INSERT INTO queue_jobs (batch_id, payload, event_count, state, run_at_ms, created_at_ms) VALUES (?, ?, 1, 'waiting', ?, ?)`).run(newEventId(), JSON.stringify(v1), now, now);
+      db.close();
+    }
+    const data = await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views === base.views + 1);
+    expect(data.unique_users_count).toBe(base.uniques + 1);
+    expect(data.top_paths.length).toBeGreaterThan(0);
   });
 
   it('retries after a store failure with backoff and then counts the event exactly once', async () => {
@@ -152,12 +179,12 @@ describe.each(shapes)('end to end: $name', (shape) => {
       }
     };
     const base = await totals();
-    // The failure comes midway through the transaction: raw event and visitor rows are already written.
-    await rename('daily_paths', 'daily_paths_away');
+    // The failure comes midway through the transaction: raw event and dictionary rows are already written.
+    await rename('members', 'members_away');
     const from = logs.lines.length;
     try {
       expect((await sys.sendEvent(site, { site_id: site.site_id, event_type: 'pageview', path: '/after-outage', user_id: 'patient' })).status).toBe(202);
-      const failures = () => logs.lines.slice(from).filter((l) => /Job failed: .*daily_paths/.test(l));
+      const failures = () => logs.lines.slice(from).filter((l) => /Job failed: .*members/.test(l));
       for (let i = 0; failures().length < 2; i++) {
         if (i > 200) throw new Error(`no retries seen:\n${logs.lines.slice(from).join('\n')}`);
         await sleep(50);
@@ -165,7 +192,7 @@ describe.each(shapes)('end to end: $name', (shape) => {
       expect(failures()[0]).toMatch(/"attempt":1/);
       expect(failures()[1]).toMatch(/"attempt":2/);
     } finally {
-      await rename('daily_paths_away', 'daily_paths');
+      await rename('members_away', 'members');
     }
     await sys.statsWhen(site, `&date=${day()}`, (d) => d.total_views === base.views + 1);
     await sleep(1000);
@@ -195,28 +222,20 @@ describe.each(shapes)('end to end: $name', (shape) => {
       const old = Date.now() - 8 * 86_400_000;
       const before = await store.countEvents(site.site_id);
       const siteRow = (await store.getSite(site.site_id))!;
-      const { bucketsOf } = await import('../src/core/time.js');
       await store.applyEvents(
-        [0, 1].map((i) => ({
-          id: newEventId(),
-          site_id: site.site_id,
-          event_type: 'pageview',
-          path: '/ancient',
-          user_id: `old${i}`,
-          ts: old,
-          received_at: old,
-          ...bucketsOf(old, siteRow.timezone),
-          is_pageview: true,
-        })),
-        Date.now(),
+        [0, 1].map((i) =>
+          prepareEvent({ id: newEventId(), site_id: site.site_id, type: 'pageview', path: '/ancient', visitor: `u:old${i}`, ts: old, received_at: old }, siteRow),
+        ),
+        { now: Date.now(), sessionTimeoutMs: 30 * 60_000 },
       );
       expect(await store.countEvents(site.site_id)).toBe(before + 2);
       const cron = spawnNode(CRON_ENTRY, sys.env, 'cron');
       expect(await cron.exited).toBe(0);
       expect(cron.output()).toMatch(/Maintenance done: deleted 2 events older than 7 days/);
       expect(await store.countEvents(site.site_id)).toBe(before);
-      const tomorrow = addDays(day(), 1);
-      expect(await store.dailyTotals(site.site_id, tomorrow, tomorrow)).toEqual([{ day: tomorrow, views: 0, uniques: 0 }]);
+      const tomorrow = dayNumber(addDays(day(), 1));
+      const placeholder = await store.summary(site.site_id, { grain: 1, from: tomorrow, to: tomorrow + 1 });
+      expect(placeholder.series).toEqual([{ bucket: tomorrow, pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 }]);
       // Rollups of the old day stay.
       const oldDay = localDay(old, TZ);
       expect((await sys.stats(site, `&date=${oldDay}`)).json.data.total_views).toBe(2);

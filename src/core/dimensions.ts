@@ -75,7 +75,8 @@ export const DIMENSIONS: readonly Dimension[] = [
     counts: ['events'],
     scopeParams: ['event', 'property'],
     values: (e) =>
-      e.is_pageview || !e.props ? [] : Object.entries(e.props).map(([k, v]) => ({ scope: scopeOf(e.type, k), value: String(v) })),
+      // An empty string is "no value", as for every dimension.
+      e.is_pageview || !e.props ? [] : Object.entries(e.props).map(([k, v]) => ({ scope: scopeOf(e.type, k), value: String(v) === '' ? null : String(v) })),
   },
   visitDim(5, 'source', (e) => e.source),
   visitDim(6, 'referrer', (e) => e.referrer),
