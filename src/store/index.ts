@@ -16,8 +16,7 @@ export async function openStore(config: Config): Promise<AnalyticsStore> {
       break;
     case 'mongodb': {
       // Loaded on demand: deployments on SQLite or PostgreSQL never load the MongoDB driver.
-      const mongoModule: string = './mongo/store.js'; // TEMP(core branch): adapter being ported to the v2 ports
-      const { openMongoStore } = await import(mongoModule);
+      const { openMongoStore } = await import('./mongo/store.js');
       store = await openMongoStore(c.uri);
       break;
     }

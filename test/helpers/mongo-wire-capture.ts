@@ -161,12 +161,17 @@ export class MongoWireCapture {
         return { ok: 1, n: 0 };
       case 'find':
       case 'aggregate':
+      case 'listCollections':
         return cursorReply(cmd, []);
+      case 'findAndModify':
+        return { ok: 1, value: null, lastErrorObject: { n: 0, updatedExisting: false } };
       case 'getMore':
         return { ok: 1, cursor: { id: Long.ZERO, ns: `${cmd.db}.${String(c.collection)}`, nextBatch: [] } };
       case 'createIndexes':
         return { ok: 1, numIndexesBefore: 1, numIndexesAfter: 1 + (c.indexes as Document[]).length, createdCollectionAutomatically: false };
       case 'ping':
+      case 'create':
+      case 'drop':
       case 'endSessions':
       case 'commitTransaction':
       case 'abortTransaction':

@@ -1,8 +1,14 @@
-// Collections of the MongoDB store, their documents and their indexes.
-// Every field name below is fixed: user input (paths, user ids) only ever appears as a value.
+// Collections of the MongoDB store (schema version 2), their documents and their indexes.
+// Every field name below is fixed: what comes from events (paths, visitors, property names and
+// values, sources, …) only ever appears as a value, never as a key or field name.
 import type { Collection, Db, IndexDescription } from 'mongodb';
+import { pathHash } from '../path-hash.js';
 
-export { pathHash } from '../path-hash.js';
+/**
+ * A unique key cannot hold a 2,000-character path (or any long value) comfortably: keys match a
+ * value by its SHA-256, and the value itself is stored next to it. "No value" is '' and keeps ''.
+ */
+export const valueHash = (value: string): string => (value === '' ? '' : pathHash(value));
 
 export interface SiteDoc {
   /** The site id: `_id` makes a second site with the same id a duplicate-key error. */
@@ -21,107 +27,192 @@ export interface EventDoc {
   site_id: string;
   event_type: string;
   path: string;
-  user_id: string;
+  /** The sender's user id; null for cookieless (hashed) visitors. */
+  user_id: string | null;
+  /** The encoded visitor (core/visitor.ts). */
+  visitor: string;
+  is_pageview: boolean;
   timestamp: Date;
   received_at: Date;
   processed_at: Date;
+  /** Custom properties as a list of pairs: their names are input, so never field names. */
+  props?: { key: string; value: string | number | boolean }[];
+  /** Derived values, under the fixed names of the derived fields (absent ones left out). */
+  dims?: Partial<Record<DerivedField, string>>;
 }
 
-/** The spec's `daily_stats`, with counts instead of the spec's `unique_users: string[]`. */
-export interface DailyStatsDoc {
-  site_id: string;
-  date: string;
-  total_views: number;
-  unique_users: number;
-  created_at: Date;
-  updated_at: Date;
-}
+export const DERIVED_FIELDS = [
+  'source',
+  'referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'browser',
+  'os',
+  'device',
+  'country',
+  'language',
+  'screen',
+] as const;
+export type DerivedField = (typeof DERIVED_FIELDS)[number];
 
-/** `hour` is the epoch ms at which the local hour starts (see src/core/time.ts). */
-export interface HourlyStatsDoc {
+/** Events accepted but not counted (bots): kept like raw events, for idempotency and inspection. */
+export interface IgnoredEventDoc {
+  _id: string;
   site_id: string;
-  hour: number;
-  total_views: number;
-  unique_users: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/** One document per (site, day, visitor): their count is the day's exact unique users. */
-export interface DailyVisitorDoc {
-  site_id: string;
-  date: string;
-  user_id: string;
-  created_at: Date;
-}
-
-export interface HourlyVisitorDoc {
-  site_id: string;
-  hour: number;
-  user_id: string;
-  created_at: Date;
-}
-
-/** Page views per (site, day, path). The key holds a hash: a path may be 2,000 characters of unicode. */
-export interface DailyPathDoc {
-  site_id: string;
-  date: string;
-  path_hash: string;
+  reason: string;
+  event_type: string;
   path: string;
-  views: number;
+  timestamp: Date;
+  received_at: Date;
 }
 
-export interface HourlyPathDoc {
+/**
+ * One per site and visitor. Every transaction that applies events of a visitor first upserts its
+ * document with `$inc: {batches: 1}`: two transactions touching the same visitor then write the
+ * same document, and MongoDB lets only one of them commit (the other retries with a new snapshot),
+ * so visits never overlap. `day`: the salt date (day number) of hashed and one-off visitors, for
+ * retention; null for given user ids.
+ */
+export interface VisitorDoc {
   site_id: string;
-  hour: number;
-  path_hash: string;
-  path: string;
-  views: number;
+  visitor: string;
+  day: number | null;
+  batches: number;
 }
 
+/**
+ * The counters of every dimension: one document per (site, grain, dimension, scope, bucket, value).
+ * grain 1 = local day (bucket: days since 1970), 2 = local hour (bucket: epoch ms of its start).
+ * Dimension ids come from src/core/dimensions.ts; scope is '' or a JSON array (dimensions.scopeOf);
+ * '' is "no value".
+ */
+export interface RollupDoc {
+  site_id: string;
+  grain: number;
+  dim: number;
+  scope: string;
+  bucket: number;
+  value_hash: string;
+  value: string;
+  pageviews: number;
+  events: number;
+  visitors: number;
+  visits: number;
+  bounces: number;
+  duration_ms: number;
+  /** On totals documents (dim 0): bumped by every transaction that changes the bucket. */
+  revision: number;
+}
+
+/** Which visitors a rollup counts: its `visitors` is the number of member documents with refs > 0. */
+export interface MemberDoc {
+  site_id: string;
+  grain: number;
+  dim: number;
+  scope: string;
+  bucket: number;
+  visitor: string;
+  value_hash: string;
+  refs: number;
+}
+
+/** One visit (core/plan.ts VisitRecord), shared by every worker, kept RETENTION_DAYS. */
+export interface VisitDoc {
+  site_id: string;
+  visitor: string;
+  start_ms: number;
+  last_ms: number;
+  /** Values of the visit dimensions of its first event, in VISIT_DIMENSIONS order ('' = none). */
+  vals: string[];
+  /** Path and time of its first and last page view ('' and -1 while it has none). */
+  entry: string;
+  entry_ms: number;
+  exit: string;
+  exit_ms: number;
+  pageviews: number;
+  events: number;
+}
+
+/** The daily salts of the cookieless visitor hash (core/salt.ts), one per date. */
+export interface SaltDoc {
+  _id: string;
+  salt: string;
+  created_at: Date;
+}
+
+/**
+ * Schema versions applied (`_id` = version number, see migrate.ts) and the migration lock
+ * (`_id` = 'lock') that lets one process at a time migrate.
+ */
+export interface SchemaMigrationDoc {
+  _id: number | 'lock';
+  applied_at?: Date;
+  owner?: string;
+  expires_at?: Date;
+}
 
 export interface Collections {
   sites: Collection<SiteDoc>;
   events: Collection<EventDoc>;
-  dailyStats: Collection<DailyStatsDoc>;
-  dailyVisitors: Collection<DailyVisitorDoc>;
-  dailyPaths: Collection<DailyPathDoc>;
-  hourlyStats: Collection<HourlyStatsDoc>;
-  hourlyVisitors: Collection<HourlyVisitorDoc>;
-  hourlyPaths: Collection<HourlyPathDoc>;
+  ignoredEvents: Collection<IgnoredEventDoc>;
+  visitors: Collection<VisitorDoc>;
+  rollups: Collection<RollupDoc>;
+  members: Collection<MemberDoc>;
+  visits: Collection<VisitDoc>;
+  salts: Collection<SaltDoc>;
+  schemaMigrations: Collection<SchemaMigrationDoc>;
 }
 
+export const COLLECTION_NAMES: Record<keyof Collections, string> = {
+  sites: 'sites',
+  events: 'events',
+  ignoredEvents: 'ignored_events',
+  visitors: 'visitors',
+  rollups: 'rollups',
+  members: 'members',
+  visits: 'visits',
+  salts: 'salts',
+  schemaMigrations: 'schema_migrations',
+};
+
 export function collections(db: Db): Collections {
+  const c = <T extends object>(name: keyof Collections) => db.collection<T>(COLLECTION_NAMES[name]);
   return {
-    sites: db.collection<SiteDoc>('sites'),
-    events: db.collection<EventDoc>('events'),
-    dailyStats: db.collection<DailyStatsDoc>('daily_stats'),
-    dailyVisitors: db.collection<DailyVisitorDoc>('daily_visitors'),
-    dailyPaths: db.collection<DailyPathDoc>('daily_paths'),
-    hourlyStats: db.collection<HourlyStatsDoc>('hourly_stats'),
-    hourlyVisitors: db.collection<HourlyVisitorDoc>('hourly_visitors'),
-    hourlyPaths: db.collection<HourlyPathDoc>('hourly_paths'),
+    sites: c<SiteDoc>('sites'),
+    events: c<EventDoc>('events'),
+    ignoredEvents: c<IgnoredEventDoc>('ignoredEvents'),
+    visitors: c<VisitorDoc>('visitors'),
+    rollups: c<RollupDoc>('rollups'),
+    members: c<MemberDoc>('members'),
+    visits: c<VisitDoc>('visits'),
+    salts: c<SaltDoc>('salts'),
+    schemaMigrations: c<SchemaMigrationDoc>('schemaMigrations'),
   };
 }
 
 /**
  * Indexes per collection. Names are left to the server's default (`site_id_1_timestamp_-1`), so an
- * index created by hand or by another tool from the spec's key is the same index, not a conflict.
+ * index created by hand or by another tool from the same key is the same index, not a conflict.
+ * Schemas and salts are found by `_id` only.
  */
-export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
+export const INDEXES: Partial<Record<keyof Collections, IndexDescription[]>> = {
   sites: [
     { key: { api_key_hash: 1 }, unique: true },
     { key: { read_key_hash: 1 }, unique: true },
   ],
-  // The spec's index; retention deletes per site by timestamp through it.
+  // The spec's index: retention per site, and realtime's page views of the last 30 minutes.
   events: [{ key: { site_id: 1, timestamp: -1 } }],
-  // The spec's unique index.
-  dailyStats: [{ key: { site_id: 1, date: 1 }, unique: true }],
-  dailyVisitors: [{ key: { site_id: 1, date: 1, user_id: 1 }, unique: true }],
-  dailyPaths: [{ key: { site_id: 1, date: 1, path_hash: 1 }, unique: true }],
-  hourlyStats: [{ key: { site_id: 1, hour: 1 }, unique: true }],
-  hourlyVisitors: [{ key: { site_id: 1, hour: 1, user_id: 1 }, unique: true }],
-  hourlyPaths: [{ key: { site_id: 1, hour: 1, path_hash: 1 }, unique: true }],
+  ignoredEvents: [{ key: { site_id: 1, timestamp: -1 } }],
+  visitors: [{ key: { site_id: 1, visitor: 1 }, unique: true }, { key: { site_id: 1, day: 1 } }],
+  // Reads match (site, grain, dim, scope) and a range of buckets: a prefix of the key.
+  rollups: [{ key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, value_hash: 1 }, unique: true }],
+  // The visitor before the value: the members of a batch's visitors are found by index.
+  members: [{ key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1 }, unique: true }],
+  // The visits of a batch's visitors; realtime and retention by the time of their last event.
+  visits: [{ key: { site_id: 1, visitor: 1, start_ms: 1 }, unique: true }, { key: { site_id: 1, last_ms: 1 } }],
 };
 
 /**

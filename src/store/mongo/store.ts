@@ -1,20 +1,29 @@
-// The AnalyticsStore over MongoDB (official driver). Same semantics as the SQL store: raw events
-// keyed by event id, and rollups whose keys hold paths and visitors as values, never as field names.
-import { MongoClient, type Db, type Document, type TransactionOptions } from 'mongodb';
+// The store over MongoDB (official driver): every port of port.ts, with the same semantics as the
+// SQL store. Writing is write.ts, reading read.ts, the schema and its upgrade schema.ts and
+// migrate.ts. Values from events are values everywhere, never field names.
+import { MongoClient, type Db } from 'mongodb';
+import { TOTAL } from '../../core/dimensions.js';
+import { DAY } from '../../core/plan.js';
+import type { Salt } from '../../core/salt.js';
 import type { Site } from '../../core/site.js';
+import { dayNumber } from '../../core/time.js';
 import {
   SiteExistsError,
   type AnalyticsStore,
+  type ApplyOptions,
   type ApplyResult,
-  type BucketRange,
-  type BucketedEvent,
-  type DayTotals,
-  type HourTotals,
-  type PathViews,
+  type BreakdownQuery,
+  type BreakdownRow,
+  type Period,
+  type PreparedEvent,
+  type Realtime,
+  type Summary,
 } from '../port.js';
-import { applyInTransaction } from './apply.js';
 import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
-import { collections, createIndexes, type Collections, type SiteDoc } from './schema.js';
+import { migrate, type MigrationTiming } from './migrate.js';
+import { MongoReader } from './read.js';
+import { collections, type Collections, type RollupDoc, type SiteDoc } from './schema.js';
+import { isDuplicateKey, MongoWriter, NONE } from './write.js';
 
 export interface MongoStoreOptions {
   /** Overrides the database named in the URI (tests use one database per run). */
@@ -23,26 +32,18 @@ export interface MongoStoreOptions {
   client?: MongoClient;
   /** Transaction attempts per applyEvents (write conflicts between workers retry). Default 30. */
   maxTransactionAttempts?: number;
+  /** Migration lock expiry and polling (tests shorten them). */
+  migrationTiming?: MigrationTiming;
 }
 
-// Snapshot reads make the "already stored?" check and the writes one consistent view; majority
-// commit means an applied batch survives a failover, so the queue may forget the job.
-const TRANSACTION: TransactionOptions = {
-  readConcern: { level: 'snapshot' },
-  writeConcern: { w: 'majority' },
-  readPreference: 'primary',
-};
-
-const isDuplicateKey = (err: unknown) => (err as { code?: unknown } | null)?.code === 11000;
-
-export async function openMongoStore(uri: string, options: MongoStoreOptions = {}): Promise<AnalyticsStore> {
+export async function openMongoStore(uri: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
   const owned = !options.client;
   const client = options.client ?? new MongoClient(uri, { appName: 'website-analytics' });
   try {
     await client.connect();
     const db = client.db(options.dbName ?? dbNameFromUri(uri));
     await assertTransactionsSupported(db);
-    return new MongoStore(client, db, owned, options.maxTransactionAttempts ?? 30);
+    return new MongoStore(client, db, owned, options);
   } catch (err) {
     if (owned) await client.close().catch(() => {});
     throw err;
@@ -52,18 +53,22 @@ export async function openMongoStore(uri: string, options: MongoStoreOptions = {
 export class MongoStore implements AnalyticsStore {
   readonly kind = 'mongodb' as const;
   private readonly c: Collections;
+  private readonly writer: MongoWriter;
+  private readonly reader: MongoReader;
 
   constructor(
     private readonly client: MongoClient,
     private readonly db: Db,
     private readonly ownsClient: boolean,
-    private readonly maxAttempts: number,
+    private readonly options: MongoStoreOptions = {},
   ) {
     this.c = collections(db);
+    this.writer = new MongoWriter(client, this.c, options.maxTransactionAttempts ?? 30);
+    this.reader = new MongoReader(this.c);
   }
 
   async migrate(): Promise<void> {
-    await createIndexes(this.c);
+    await migrate(this.db, this.c, this.options.migrationTiming);
   }
 
   async createSite(site: Site): Promise<void> {
@@ -93,93 +98,75 @@ export class MongoStore implements AnalyticsStore {
     return (await this.c.sites.find({}).sort({ _id: 1 }).toArray()).map(toSite);
   }
 
-  async applyEvents(events: BucketedEvent[], now: number): Promise<ApplyResult> {
-    if (events.length === 0) return { applied: 0, duplicates: 0 };
-    const unique = [...new Map(events.map((e) => [e.id, e])).values()];
-    let attempts = 0;
-    const session = this.client.startSession();
-    try {
-      for (;;) {
-        try {
-          // withTransaction retries the callback on TransientTransactionError (write conflicts with
-          // another worker) with backoff; the attempt count keeps that bounded.
-          const applied = await session.withTransaction(async (s) => {
-            if (++attempts > this.maxAttempts) {
-              throw new Error(`applyEvents: transaction not committed after ${this.maxAttempts} attempts (write conflicts)`);
-            }
-            return applyInTransaction(this.c, s, unique, now);
-          }, TRANSACTION);
-          return { applied, duplicates: events.length - applied };
-        } catch (err) {
-          // A concurrent transaction committed one of these event ids after our snapshot: retry,
-          // and the next attempt sees it as already stored.
-          if (isDuplicateKey(err) && attempts < this.maxAttempts) continue;
-          throw err;
-        }
-      }
-    } finally {
-      await session.endSession();
-    }
+  applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
+    return this.writer.apply(events, opts);
   }
 
-  async dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
-    const docs = await this.c.dailyStats
-      .find({ site_id: siteId, date: { $gte: from, $lte: to } }, { projection: { _id: 0, date: 1, total_views: 1, unique_users: 1 } })
-      .sort({ date: 1 })
-      .toArray();
-    return docs.map((d) => ({ day: d.date, views: Number(d.total_views), uniques: Number(d.unique_users) }));
+  summary(siteId: string, period: Period): Promise<Summary> {
+    return this.reader.summary(siteId, period);
   }
 
-  async hourlyTotals(siteId: string, from: number, to: number): Promise<HourTotals[]> {
-    const docs = await this.c.hourlyStats
-      .find({ site_id: siteId, hour: { $gte: from, $lt: to } }, { projection: { _id: 0, hour: 1, total_views: 1, unique_users: 1 } })
-      .sort({ hour: 1 })
-      .toArray();
-    return docs.map((d) => ({ hour: Number(d.hour), views: Number(d.total_views), uniques: Number(d.unique_users) }));
+  breakdown(siteId: string, period: Period, query: BreakdownQuery): Promise<BreakdownRow[]> {
+    return this.reader.breakdown(siteId, period, query);
   }
 
-  async uniqueVisitors(siteId: string, range: BucketRange): Promise<number> {
-    // Distinct visitors over the range: one group per user id, then their count. Exact at any size.
-    const pipeline = [{ $match: rangeMatch(siteId, range) }, { $group: { _id: '$user_id' } }, { $count: 'n' }];
-    const coll = 'days' in range ? this.c.dailyVisitors : this.c.hourlyVisitors;
-    const [row] = await coll.aggregate<{ n: number }>(pipeline).toArray();
-    return Number(row?.n ?? 0);
+  realtime(siteId: string, opts: { since: number; pageviewsSince: number; limit: number }): Promise<Realtime> {
+    return this.reader.realtime(siteId, opts);
   }
 
-  async topPaths(siteId: string, range: BucketRange, limit: number): Promise<PathViews[]> {
-    if (limit <= 0) return [];
-    const pipeline = [
-      { $match: rangeMatch(siteId, range) },
-      { $group: { _id: '$path_hash', path: { $first: '$path' }, views: { $sum: '$views' } } },
-      { $sort: { views: -1, path: 1 } },
-      { $limit: limit },
-      { $project: { _id: 0, path: 1, views: 1 } },
-    ];
-    const coll = 'days' in range ? this.c.dailyPaths : this.c.hourlyPaths;
-    const rows = await coll.aggregate<PathViews>(pipeline).toArray();
-    return rows.map((r) => ({ path: r.path, views: Number(r.views) }));
+  async listSalts(): Promise<Salt[]> {
+    return (await this.c.salts.find({}, { sort: { _id: 1 } }).toArray()).map((d) => ({ day: d._id, salt: d.salt }));
   }
 
-  async deleteEventsBefore(before: number): Promise<number> {
-    // Per site, so each delete walks the spec's { site_id, timestamp } index. A deleteMany yields
-    // as it goes on the server, so no slicing is needed to keep other writers moving.
+  async ensureSalt(day: string, salt: string, now: number): Promise<string> {
+    // One command: inserts this salt unless the date has one, and returns the one that is stored.
+    const doc = await this.c.salts.findOneAndUpdate(
+      { _id: day },
+      { $setOnInsert: { salt, created_at: new Date(now) } },
+      { upsert: true, returnDocument: 'after', projection: { _id: 0, salt: 1 } },
+    );
+    if (!doc) throw new Error(`ensureSalt: no salt stored for ${day}`);
+    return doc.salt;
+  }
+
+  async deleteSaltsBefore(day: string): Promise<number> {
+    return (await this.c.salts.deleteMany({ _id: { $lt: day } })).deletedCount;
+  }
+
+  async deleteEventsBefore(before: number, beforeDay: number): Promise<number> {
+    // Per site, so each delete walks an index that starts with site_id. A deleteMany yields as it
+    // goes on the server, so no slicing is needed to keep other writers moving.
     let deleted = 0;
-    for (const { _id } of await this.c.sites.find({}, { projection: { _id: 1 } }).toArray()) {
-      const res = await this.c.events.deleteMany({ site_id: _id, timestamp: { $lt: new Date(before) } });
-      deleted += res.deletedCount;
+    const cutoff = new Date(before);
+    for (const { _id: siteId } of await this.c.sites.find({}, { projection: { _id: 1 } }).toArray()) {
+      deleted += (await this.c.events.deleteMany({ site_id: siteId, timestamp: { $lt: cutoff } })).deletedCount;
+      await this.c.ignoredEvents.deleteMany({ site_id: siteId, timestamp: { $lt: cutoff } });
+      await this.c.visits.deleteMany({ site_id: siteId, last_ms: { $lt: before } });
+      // Hashed visitors belong to one salt date: once it is past retention nothing can match them
+      // again. (Given visitors have day null, which `$lt` on a number never matches.)
+      await this.c.visitors.deleteMany({ site_id: siteId, day: { $lt: beforeDay } });
     }
     return deleted;
   }
 
-  async createPlaceholders(rows: { site_id: string; day: string }[], now: number): Promise<number> {
+  async createPlaceholders(rows: { site_id: string; day: string }[], _now: number): Promise<number> {
     if (rows.length === 0) return 0;
-    const at = new Date(now);
-    // $setOnInsert only: an existing rollup is matched and left as it is.
-    const res = await this.c.dailyStats.bulkWrite(
+    const zero: Omit<RollupDoc, 'site_id' | 'grain' | 'dim' | 'scope' | 'bucket' | 'value_hash'> = {
+      value: NONE,
+      pageviews: 0,
+      events: 0,
+      visitors: 0,
+      visits: 0,
+      bounces: 0,
+      duration_ms: 0,
+      revision: 0,
+    };
+    // $setOnInsert only: an existing totals document is matched and left as it is.
+    const res = await this.c.rollups.bulkWrite(
       rows.map((r) => ({
         updateOne: {
-          filter: { site_id: r.site_id, date: r.day },
-          update: { $setOnInsert: { total_views: 0, unique_users: 0, created_at: at, updated_at: at } },
+          filter: { site_id: r.site_id, grain: DAY, dim: TOTAL.id, scope: NONE, bucket: dayNumber(r.day), value_hash: NONE },
+          update: { $setOnInsert: zero },
           upsert: true,
         },
       })),
@@ -199,12 +186,6 @@ export class MongoStore implements AnalyticsStore {
   async close(): Promise<void> {
     if (this.ownsClient) await this.client.close();
   }
-}
-
-function rangeMatch(siteId: string, range: BucketRange): Document {
-  return 'days' in range
-    ? { site_id: siteId, date: { $gte: range.days.from, $lte: range.days.to } }
-    : { site_id: siteId, hour: { $gte: range.hours.from, $lt: range.hours.to } };
 }
 
 /** The port's Site, exactly: no `_id`, created_at in epoch ms. */
