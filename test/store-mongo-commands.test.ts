@@ -1,45 +1,94 @@
 // Command-shape tests of the MongoDB store: the real driver talks to a wire-protocol capture server
 // (test/helpers/mongo-wire-capture.ts), and every command it sends is asserted field by field.
-// This proves what the adapter asks of MongoDB, not how a server answers; the store contract suite
-// (test/store-mongo.test.ts) runs against a real server whenever one is reachable.
+// This proves what the adapter asks of MongoDB, not how a server answers: the server's replies are
+// the ones each test scripts. The store contract suite (test/store-mongo.test.ts) runs against a
+// real server whenever one is reachable.
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Long, MongoClient, MongoServerError, type Binary, type CommandStartedEvent, type Document } from 'mongodb';
 import { loadConfig } from '../src/config.js';
+import { VISIT_DIMENSIONS } from '../src/core/dimensions.js';
 import type { Site } from '../src/core/site.js';
-import { bucketsOf, HOUR } from '../src/core/time.js';
+import { HOUR, dayNumber } from '../src/core/time.js';
 import { openStore } from '../src/store/index.js';
 import { dbNameFromUri, REPLICA_SET_REQUIRED } from '../src/store/mongo/connection.js';
-import { openMongoStore } from '../src/store/mongo/store.js';
-import { SiteExistsError, type AnalyticsStore, type BucketedEvent } from '../src/store/port.js';
+import { DAILY_STATS_VIEW } from '../src/store/mongo/migrate.js';
+import { openMongoStore, type MongoStore } from '../src/store/mongo/store.js';
+import { SiteExistsError, type PreparedEvent } from '../src/store/port.js';
 import { cursorReply, MongoWireCapture, updateReply, type CapturedCommand } from './helpers/mongo-wire-capture.js';
-import { AWKWARD_PATHS } from './store.contract.js';
+import { AWKWARD_PATHS, CHROME, event, type EventFields } from './store.contract.js';
 
 const DB = 'analytics_cmd';
+const MIN = 60_000;
 const NOW = Date.parse('2024-06-15T12:30:00Z');
 const AT = new Date(NOW);
+const D = dayNumber('2024-06-15');
 const H12 = Date.parse('2024-06-15T12:00:00Z');
 const H13 = H12 + HOUR;
 const SITE = 'site-a';
+const OPTS = { now: NOW, sessionTimeoutMs: 30 * MIN };
+
+// Dimension ids as stored (src/core/dimensions.ts: never renumbered).
+const TOTAL = 0;
+const PAGE = 1;
+const EVENT = 2;
+const PROPERTY_KEY = 3;
+const PROPERTY = 4;
+const VISIT_DIMS = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+const ENTRY = 18;
+const EXIT = 19;
+const IGNORED = 20;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const hashOf = (value: string) => (value === '' ? '' : sha256(value));
 
-function ev(id: string, path: string, user_id: string, ts = NOW, event_type = 'pageview'): BucketedEvent {
-  return { id, site_id: SITE, event_type, path, user_id, ts, received_at: ts - 5, ...bucketsOf(ts, 'UTC'), is_pageview: event_type === 'pageview' };
-}
+const site: Site = {
+  site_id: SITE,
+  name: 'Site A',
+  timezone: 'UTC',
+  api_key_hash: 'a'.repeat(64),
+  read_key_hash: 'b'.repeat(64),
+  created_at: NOW,
+};
 
-function rawDoc(e: BucketedEvent): Document {
+/** An event as the worker prepares it, with a fixed id. */
+const ev = (id: string, f: EventFields): PreparedEvent => event(site, { ...f, id });
+
+/** The raw event document the store inserts for an event without derived values. */
+function rawDoc(e: PreparedEvent, extra: Document = {}): Document {
   return {
     _id: e.id,
     site_id: e.site_id,
-    event_type: e.event_type,
+    event_type: e.type,
     path: e.path,
     user_id: e.user_id,
+    visitor: e.visitor,
+    is_pageview: e.is_pageview,
     timestamp: new Date(e.ts),
     received_at: new Date(e.received_at),
     processed_at: AT,
+    ...extra,
   };
 }
+
+type Inc = Partial<Record<'pageviews' | 'events' | 'visitors' | 'visits' | 'bounces' | 'duration_ms' | 'revision', number>>;
+
+/** A rollup upsert statement as the store sends it: every counter incremented, the value set on insert. */
+const rollup = (grain: number, bucket: number, dim: number, value: string, inc: Inc, scope = '') => ({
+  q: { site_id: SITE, grain, dim, scope, bucket, value_hash: hashOf(value) },
+  u: { $inc: { pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, duration_ms: 0, revision: 0, ...inc }, $setOnInsert: { value } },
+  upsert: true,
+});
+
+/** A member upsert statement: refs 0 is insert-if-absent, ±n a reference count. */
+const member = (grain: number, bucket: number, dim: number, value: string, visitor: string, refs: number, scope = '') => ({
+  q: { site_id: SITE, grain, dim, scope, bucket, visitor, value_hash: hashOf(value) },
+  u: refs === 0 ? { $setOnInsert: { refs: 1 } } : { $inc: { refs } },
+  upsert: true,
+});
+
+/** Statements in a stable order, for comparing lists whose order is the plan's. */
+const sorted = (statements: Document[]) => [...statements].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 
 /** The command without its session and transaction fields, which tests check on their own. */
 function shape(cmd: CapturedCommand): Document {
@@ -63,6 +112,14 @@ function keysOf(value: unknown, out: Set<string> = new Set()): Set<string> {
   return out;
 }
 
+/** Every string value of every (nested) document. */
+function stringsOf(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === 'string') out.add(value);
+  else if (Array.isArray(value)) for (const v of value) stringsOf(v, out);
+  else if (value && typeof value === 'object' && !(value instanceof Date) && !('_bsontype' in value)) for (const v of Object.values(value)) stringsOf(v, out);
+  return out;
+}
+
 const transientConflict = {
   ok: 0,
   errmsg: 'WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction.',
@@ -80,7 +137,7 @@ const duplicateKey = (index: number, what: string) => ({
 describe('MongoDB store: commands sent to the server', () => {
   let server: MongoWireCapture;
   let client: MongoClient;
-  let store: AnalyticsStore;
+  let store: MongoStore;
   const started: CommandStartedEvent[] = [];
   /** Off in tests whose commands come from clients of their own, which are not monitored. */
   let monitoredClientOnly = true;
@@ -106,16 +163,26 @@ describe('MongoDB store: commands sent to the server', () => {
 
   afterEach(() => {
     if (!monitoredClientOnly) return;
-    // The driver's own command monitoring saw the same commands, in the same order.
+    // The driver's own command monitoring saw the same commands (reads may run concurrently on
+    // several connections, so as a multiset; each test checks the order it relies on).
     const appStarted = started.filter((e) => e.commandName !== 'hello');
-    expect(appStarted.map((e) => `${e.commandName} ${e.databaseName}`)).toEqual(
-      server.sent().filter((c) => c.name !== 'hello').map((c) => `${c.name} ${c.db}`),
+    expect(appStarted.map((e) => `${e.commandName} ${e.databaseName}`).sort()).toEqual(
+      server
+        .sent()
+        .filter((c) => c.name !== 'hello')
+        .map((c) => `${c.name} ${c.db}`)
+        .sort(),
     );
   });
 
   /** Replies to `find`/`aggregate` on `collection` with these documents, once. */
   const cursorOnce = (name: string, collection: string, docs: Document[]) =>
     server.replyOnce((c) => (c.name === name && c.command[name] === collection ? cursorReply(c, docs) : undefined));
+  const sentTo = (t: string) => server.sent().filter((c) => target(c) === t);
+
+  it('uses the dimension ids this file spells out', () => {
+    expect(VISIT_DIMENSIONS.map((d) => d.id)).toEqual(VISIT_DIMS);
+  });
 
   describe('opening', () => {
     beforeEach(() => {
@@ -180,8 +247,10 @@ describe('MongoDB store: commands sent to the server', () => {
         expect(s.kind).toBe('mongodb');
         const sent = server.sent();
         expect(sent[0]!.name).toBe('hello');
-        expect(sent.filter((c) => c.name === 'createIndexes').map((c) => [c.db, c.command.createIndexes])).toHaveLength(8);
-        expect(sent.filter((c) => c.name === 'createIndexes').every((c) => c.db === 'from_config')).toBe(true);
+        const indexes = sent.filter((c) => c.name === 'createIndexes');
+        expect(indexes.map((c) => c.command.createIndexes)).toEqual(['sites', 'events', 'ignored_events', 'visitors', 'rollups', 'members', 'visits']);
+        expect(indexes.every((c) => c.db === 'from_config')).toBe(true);
+        expect(sent.map(target)).toContain('create daily_stats');
       } finally {
         await s.close();
       }
@@ -189,66 +258,271 @@ describe('MongoDB store: commands sent to the server', () => {
   });
 
   describe('migrate', () => {
-    it('creates the spec indexes and one unique index per rollup key', async () => {
+    const INDEX_COMMANDS = [
+      {
+        createIndexes: 'sites',
+        indexes: [
+          { key: { api_key_hash: 1 }, name: 'api_key_hash_1', unique: true },
+          { key: { read_key_hash: 1 }, name: 'read_key_hash_1', unique: true },
+        ],
+        $db: DB,
+      },
+      { createIndexes: 'events', indexes: [{ key: { site_id: 1, timestamp: -1 }, name: 'site_id_1_timestamp_-1' }], $db: DB },
+      { createIndexes: 'ignored_events', indexes: [{ key: { site_id: 1, timestamp: -1 }, name: 'site_id_1_timestamp_-1' }], $db: DB },
+      {
+        createIndexes: 'visitors',
+        indexes: [
+          { key: { site_id: 1, visitor: 1 }, name: 'site_id_1_visitor_1', unique: true },
+          { key: { site_id: 1, day: 1 }, name: 'site_id_1_day_1' },
+        ],
+        $db: DB,
+      },
+      {
+        createIndexes: 'rollups',
+        indexes: [
+          {
+            key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, value_hash: 1 },
+            name: 'site_id_1_grain_1_dim_1_scope_1_bucket_1_value_hash_1',
+            unique: true,
+          },
+        ],
+        $db: DB,
+      },
+      {
+        createIndexes: 'members',
+        indexes: [
+          {
+            key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1 },
+            name: 'site_id_1_grain_1_dim_1_scope_1_bucket_1_visitor_1_value_hash_1',
+            unique: true,
+          },
+        ],
+        $db: DB,
+      },
+      {
+        createIndexes: 'visits',
+        indexes: [
+          { key: { site_id: 1, visitor: 1, start_ms: 1 }, name: 'site_id_1_visitor_1_start_ms_1', unique: true },
+          { key: { site_id: 1, last_ms: 1 }, name: 'site_id_1_last_ms_1' },
+        ],
+        $db: DB,
+      },
+    ];
+    const V1 = ['daily_stats', 'hourly_stats', 'daily_paths', 'hourly_paths', 'daily_visitors', 'hourly_visitors'];
+    const markerFind = { find: 'schema_migrations', filter: { _id: 2 }, projection: { _id: 1 }, limit: 1, singleBatch: true, $db: DB };
+    const listV1 = { listCollections: 1, filter: { name: { $in: V1 } }, cursor: {}, nameOnly: false, authorizedCollections: false, $db: DB };
+    const completeEvents = {
+      update: 'events',
+      ordered: true,
+      updates: [
+        {
+          q: { is_pageview: { $exists: false } },
+          u: [{ $set: { visitor: { $concat: ['u:', '$user_id'] }, is_pageview: { $eq: [{ $toLower: '$event_type' }, 'pageview'] } } }],
+          multi: true,
+        },
+      ],
+      $db: DB,
+    };
+    const createView = { create: 'daily_stats', viewOn: 'rollups', pipeline: DAILY_STATS_VIEW, $db: DB };
+    const lockOf = (cmd: CapturedCommand) => cmd.command.updates[0].u.$set.owner as string;
+
+    it('creates the indexes, then under the lock migrates once and records version 2', async () => {
       await store.migrate();
-      expect(server.sent().map(shape)).toEqual([
-        {
-          createIndexes: 'sites',
-          indexes: [
-            { key: { api_key_hash: 1 }, name: 'api_key_hash_1', unique: true },
-            { key: { read_key_hash: 1 }, name: 'read_key_hash_1', unique: true },
-          ],
-          $db: DB,
-        },
-        { createIndexes: 'events', indexes: [{ key: { site_id: 1, timestamp: -1 }, name: 'site_id_1_timestamp_-1' }], $db: DB },
-        { createIndexes: 'daily_stats', indexes: [{ key: { site_id: 1, date: 1 }, name: 'site_id_1_date_1', unique: true }], $db: DB },
-        {
-          createIndexes: 'daily_visitors',
-          indexes: [{ key: { site_id: 1, date: 1, user_id: 1 }, name: 'site_id_1_date_1_user_id_1', unique: true }],
-          $db: DB,
-        },
-        {
-          createIndexes: 'daily_paths',
-          indexes: [{ key: { site_id: 1, date: 1, path_hash: 1 }, name: 'site_id_1_date_1_path_hash_1', unique: true }],
-          $db: DB,
-        },
-        { createIndexes: 'hourly_stats', indexes: [{ key: { site_id: 1, hour: 1 }, name: 'site_id_1_hour_1', unique: true }], $db: DB },
-        {
-          createIndexes: 'hourly_visitors',
-          indexes: [{ key: { site_id: 1, hour: 1, user_id: 1 }, name: 'site_id_1_hour_1_user_id_1', unique: true }],
-          $db: DB,
-        },
-        {
-          createIndexes: 'hourly_paths',
-          indexes: [{ key: { site_id: 1, hour: 1, path_hash: 1 }, name: 'site_id_1_hour_1_path_hash_1', unique: true }],
-          $db: DB,
-        },
+      const sent = server.sent();
+      expect(sent.map(target)).toEqual([
+        ...INDEX_COMMANDS.map((c) => `createIndexes ${c.createIndexes}`),
+        'find schema_migrations',
+        'update schema_migrations',
+        'find schema_migrations',
+        'listCollections 1',
+        'update events',
+        'create daily_stats',
+        'update schema_migrations',
+        'delete schema_migrations',
       ]);
-      // Key order is part of an index: site_id first, then the bucket, then the member.
-      const keys = server.sent().flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
+      expect(sent.slice(0, 7).map(shape)).toEqual(INDEX_COMMANDS);
+      expect(shape(sent[7]!)).toEqual(markerFind);
+      const owner = lockOf(sent[8]!);
+      expect(owner).toMatch(/^[0-9a-f-]{36}$/);
+      const lock = shape(sent[8]!).updates[0];
+      expect(lock).toEqual({
+        q: { _id: 'lock', expires_at: { $lt: expect.any(Date) } },
+        u: { $set: { owner, expires_at: expect.any(Date) } },
+        upsert: true,
+      });
+      expect(lock.u.$set.expires_at.getTime() - lock.q.expires_at.$lt.getTime()).toBe(60_000);
+      expect(shape(sent[9]!)).toEqual(markerFind);
+      expect(shape(sent[10]!)).toEqual(listV1);
+      expect(shape(sent[11]!)).toEqual(completeEvents);
+      expect(shape(sent[12]!)).toEqual(createView);
+      expect(shape(sent[13]!)).toEqual({
+        update: 'schema_migrations',
+        ordered: true,
+        updates: [{ q: { _id: 2 }, u: { $setOnInsert: { applied_at: expect.any(Date) } }, upsert: true }],
+        $db: DB,
+      });
+      expect(shape(sent[14]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
+      // Key order is part of an index: site_id first, then what reads fix, then the bucket range.
+      const keys = sent.slice(0, 7).flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
       expect(keys).toEqual([
         'api_key_hash',
         'read_key_hash',
         'site_id,timestamp',
-        'site_id,date',
-        'site_id,date,user_id',
-        'site_id,date,path_hash',
-        'site_id,hour',
-        'site_id,hour,user_id',
-        'site_id,hour,path_hash',
+        'site_id,timestamp',
+        'site_id,visitor',
+        'site_id,day',
+        'site_id,grain,dim,scope,bucket,value_hash',
+        'site_id,grain,dim,scope,bucket,visitor,value_hash',
+        'site_id,visitor,start_ms',
+        'site_id,last_ms',
       ]);
+      // No migration step runs inside a transaction.
+      expect(sent.some((c) => c.command.startTransaction)).toBe(false);
+    });
+
+    it('does nothing but the indexes once version 2 is recorded', async () => {
+      cursorOnce('find', 'schema_migrations', [{ _id: 2 }]);
+      await store.migrate();
+      expect(server.sent().map(target)).toEqual([...INDEX_COMMANDS.map((c) => `createIndexes ${c.createIndexes}`), 'find schema_migrations']);
+    });
+
+    it('copies version-1 documents with every count, drops them and puts the view in their place', async () => {
+      server.replyOnce((c) =>
+        c.name === 'listCollections' ? cursorReply(c, [...V1, 'sites', 'events'].map((name) => ({ name, type: 'collection', options: {}, info: {} }))) : undefined,
+      );
+      const at = new Date(NOW);
+      cursorOnce('find', 'daily_stats', [
+        { site_id: SITE, date: '2024-06-15', total_views: 5, unique_users: 2, created_at: at, updated_at: at },
+        { site_id: SITE, date: '2024-06-16', total_views: Long.fromNumber(0), unique_users: 0, created_at: at, updated_at: at },
+      ]);
+      cursorOnce('find', 'hourly_stats', [{ site_id: SITE, hour: H12, total_views: 5, unique_users: 2, created_at: at, updated_at: at }]);
+      cursorOnce('find', 'daily_paths', [
+        { site_id: SITE, date: '2024-06-15', path_hash: sha256('/a.b'), path: '/a.b', views: 3 },
+        { site_id: SITE, date: '2024-06-15', path_hash: sha256('__proto__'), path: '__proto__', views: 2 },
+      ]);
+      cursorOnce('find', 'hourly_paths', [{ site_id: SITE, hour: H12, path_hash: sha256('/a.b'), path: '/a.b', views: 3 }]);
+      cursorOnce('find', 'daily_visitors', [
+        { site_id: SITE, date: '2024-06-15', user_id: 'a.b', created_at: at },
+        { site_id: SITE, date: '2024-06-15', user_id: '$x', created_at: at },
+      ]);
+      cursorOnce('find', 'hourly_visitors', [{ site_id: SITE, hour: H12, user_id: 'a.b', created_at: at }]);
+
+      await store.migrate();
+      const sent = server.sent();
+      const copy = (name: string, into: string) => [`find ${name}`, `update ${into}`, 'update schema_migrations'];
+      expect(sent.map(target).slice(7)).toEqual([
+        'find schema_migrations',
+        'update schema_migrations',
+        'find schema_migrations',
+        'listCollections 1',
+        ...copy('daily_stats', 'rollups'),
+        ...copy('hourly_stats', 'rollups'),
+        ...copy('daily_paths', 'rollups'),
+        ...copy('hourly_paths', 'rollups'),
+        ...copy('daily_visitors', 'members'),
+        ...copy('hourly_visitors', 'members'),
+        'update events',
+        ...V1.map((name) => `drop ${name}`),
+        'create daily_stats',
+        'update schema_migrations',
+        'delete schema_migrations',
+      ]);
+      const owner = lockOf(sentTo('update schema_migrations')[0]!);
+      for (const name of V1) expect(shape(sentTo(`find ${name}`)[0]!)).toEqual({ find: name, filter: {}, projection: { _id: 0 }, batchSize: 1000, $db: DB });
+
+      // Counts are set, not added: a copy cut short and run again gives the same documents.
+      const set = (grain: number, bucket: number, dim: number, value: string, pageviews: number, visitors: number) => ({
+        q: { site_id: SITE, grain, dim, scope: '', bucket, value_hash: hashOf(value) },
+        u: { $set: { value, pageviews, events: 0, visitors, visits: 0, bounces: 0, duration_ms: 0, revision: 1 } },
+        upsert: true,
+      });
+      const rollupCopies = sentTo('update rollups');
+      expect(rollupCopies.map(shape)).toEqual([
+        { update: 'rollups', ordered: false, updates: [set(1, D, TOTAL, '', 5, 2), set(1, D + 1, TOTAL, '', 0, 0)], $db: DB },
+        { update: 'rollups', ordered: false, updates: [set(2, H12, TOTAL, '', 5, 2)], $db: DB },
+        { update: 'rollups', ordered: false, updates: [set(1, D, PAGE, '/a.b', 3, 0), set(1, D, PAGE, '__proto__', 2, 0)], $db: DB },
+        { update: 'rollups', ordered: false, updates: [set(2, H12, PAGE, '/a.b', 3, 0)], $db: DB },
+      ]);
+      // Version-1 visitors are raw user ids: given visitors `u:<id>` now, members of the totals.
+      const memberSet = (grain: number, bucket: number, visitor: string) => ({
+        q: { site_id: SITE, grain, dim: TOTAL, scope: '', bucket, visitor, value_hash: '' },
+        u: { $set: { refs: 1 } },
+        upsert: true,
+      });
+      expect(sentTo('update members').map(shape)).toEqual([
+        { update: 'members', ordered: false, updates: [memberSet(1, D, 'u:a.b'), memberSet(1, D, 'u:$x')], $db: DB },
+        { update: 'members', ordered: false, updates: [memberSet(2, H12, 'u:a.b')], $db: DB },
+      ]);
+      // The lock is renewed after every chunk, by its owner only.
+      const renewals = sentTo('update schema_migrations').slice(1, -1);
+      expect(renewals).toHaveLength(6);
+      for (const r of renewals) expect(shape(r).updates).toEqual([{ q: { _id: 'lock', owner }, u: { $set: { expires_at: expect.any(Date) } } }]);
+      for (const name of V1) expect(shape(sentTo(`drop ${name}`)[0]!)).toEqual({ drop: name, $db: DB });
+      expect(shape(sentTo('create daily_stats')[0]!)).toEqual(createView);
+      // The marker comes after the last step, the lock's release after the marker.
+      expect(sent.at(-2)!.command.updates[0].q).toEqual({ _id: 2 });
+    });
+
+    it('leaves a view already in place alone (a migration run again after a crash)', async () => {
+      server.replyOnce((c) =>
+        c.name === 'listCollections'
+          ? cursorReply(c, [
+              { name: 'daily_stats', type: 'view', options: { viewOn: 'rollups', pipeline: DAILY_STATS_VIEW }, info: {} },
+              { name: 'hourly_paths', type: 'collection', options: {}, info: {} },
+            ])
+          : undefined,
+      );
+      await store.migrate();
+      expect(server.sent().map(target).slice(11)).toEqual([
+        'find hourly_paths',
+        'update events',
+        'drop hourly_paths',
+        'update schema_migrations',
+        'delete schema_migrations',
+      ]);
+    });
+
+    it('waits while another process holds the lock, and stops once that one recorded the version', async () => {
+      const waiting = await openMongoStore(server.uri(DB), { client, migrationTiming: { lockTtlMs: 60_000, pollMs: 5 } });
+      server.reset();
+      started.length = 0;
+      const held = (c: CapturedCommand) =>
+        c.name === 'update' && c.command.update === 'schema_migrations' && c.command.updates[0].q._id === 'lock'
+          ? duplicateKey(0, `${DB}.schema_migrations index: _id_ dup key: { _id: "lock" }`)
+          : undefined;
+      server.replyOnce(held);
+      server.replyOnce(held);
+      cursorOnce('find', 'schema_migrations', []); // before the lock
+      cursorOnce('find', 'schema_migrations', []); // still migrating
+      cursorOnce('find', 'schema_migrations', [{ _id: 2 }]); // done by the other process
+      await waiting.migrate();
+      expect(server.sent().map(target).slice(7)).toEqual([
+        'find schema_migrations',
+        'update schema_migrations',
+        'find schema_migrations',
+        'update schema_migrations',
+        'find schema_migrations',
+      ]);
+    });
+
+    it('stops with an error when its lock expired and was taken over', async () => {
+      server.replyOnce((c) => (c.name === 'listCollections' ? cursorReply(c, [{ name: 'daily_stats', type: 'collection' }]) : undefined));
+      cursorOnce('find', 'daily_stats', [{ site_id: SITE, date: '2024-06-15', total_views: 1, unique_users: 1 }]);
+      let locks = 0;
+      // The first statement on the lock takes it; the renewal then matches nothing.
+      server.reply((c) =>
+        c.command.update === 'schema_migrations' && ++locks === 2 ? { ok: 1, n: 0, nModified: 0 } : undefined,
+      );
+      await expect(store.migrate()).rejects.toThrow(/migration lock expired/);
+      const names = server.sent().map(target);
+      expect(names).not.toContain('drop daily_stats');
+      expect(names).not.toContain('create daily_stats');
+      expect(server.sent().filter((c) => c.command.update === 'schema_migrations').map((c) => c.command.updates[0].q._id)).toEqual(['lock', 'lock']);
+      expect(names.at(-1)).toBe('delete schema_migrations');
     });
   });
 
   describe('sites', () => {
-    const site: Site = {
-      site_id: SITE,
-      name: 'Site A',
-      timezone: 'Europe/Paris',
-      api_key_hash: 'a'.repeat(64),
-      read_key_hash: 'b'.repeat(64),
-      created_at: NOW,
-    };
     const siteDoc = { _id: SITE, ...site, created_at: AT };
 
     it('createSite inserts one document with _id = site_id and created_at as a Date', async () => {
@@ -292,77 +566,161 @@ describe('MongoDB store: commands sent to the server', () => {
   });
 
   describe('applyEvents', () => {
-    const e1 = ev('e1', '/a.b', 'u1');
-    const e2 = ev('e2', '/$x', 'u1', NOW + 40 * 60_000); // 13:10, the next hour
-    const e3 = ev('e3', '__proto__', 'u2');
-    const e4 = ev('e4', '/a.b', 'u2', NOW, 'signup'); // a custom event: a visitor, not a view
+    // u1: a page view and, a minute later, a custom event with a property: one visit, not a bounce.
+    // u2: one page view 40 minutes later, in the next hour: a bounce.
+    const e1 = ev('e1', { at: NOW, path: '/a.b', user_id: 'u1' });
+    const e2 = ev('e2', { at: NOW + MIN, path: '/a.b', user_id: 'u1', event_type: 'signup', props: { plan: 'pro' } });
+    const e3 = ev('e3', { at: NOW + 40 * MIN, path: '__proto__', user_id: 'u2' });
+    const V1 = 'u:u1';
+    const V2 = 'u:u2';
+    const NO_VALUES = VISIT_DIMS.map(() => '');
 
-    const visitorUpsert = (field: 'date' | 'hour', bucket: string | number, user_id: string) => ({
-      q: { site_id: SITE, [field]: bucket, user_id },
-      u: { $setOnInsert: { created_at: AT } },
-      upsert: true,
+    const visitDoc = (visitor: string, start: number, last: number, entry: [string, number], exit: [string, number], pageviews: number, events: number) => ({
+      site_id: SITE,
+      visitor,
+      start_ms: start,
+      last_ms: last,
+      vals: NO_VALUES,
+      entry: entry[0],
+      entry_ms: entry[1],
+      exit: exit[0],
+      exit_ms: exit[1],
+      pageviews,
+      events,
     });
-    const statsInc = (field: 'date' | 'hour', bucket: string | number, total_views: number, unique_users: number) => ({
-      q: { site_id: SITE, [field]: bucket },
-      u: { $inc: { total_views, unique_users }, $set: { updated_at: AT }, $setOnInsert: { created_at: AT } },
-      upsert: true,
+    const refsFind = (grain: number, buckets: number[], visitors: string[]) => ({
+      find: 'members',
+      filter: { site_id: SITE, grain, dim: { $in: [...VISIT_DIMS, ENTRY, EXIT] }, scope: { $in: [''] }, bucket: { $in: buckets }, visitor: { $in: visitors } },
+      projection: { _id: 0, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 },
+      $db: DB,
     });
-    // Every rollup write of a transaction, in the order the adapter sends them.
-    const ROLLUP_UPDATES = [
-      'update daily_visitors',
-      'update hourly_visitors',
-      'update daily_stats',
-      'update hourly_stats',
-      'update daily_paths',
-      'update hourly_paths',
+    const TXN = [
+      'find events',
+      'insert events',
+      'update visitors',
+      'find visits',
+      'find members',
+      'find members',
+      'update members',
+      'update rollups',
+      'update visits',
+      'commitTransaction 1',
     ];
-    const pathInc = (field: 'date' | 'hour', bucket: string | number, path: string, views: number) => ({
-      q: { site_id: SITE, [field]: bucket, path_hash: sha256(path) },
-      u: { $inc: { views }, $setOnInsert: { path } },
-      upsert: true,
-    });
 
-    it('stores new events and updates every rollup inside one transaction', async () => {
-      expect(await store.applyEvents([e1, e2, e3, e4, e1], NOW)).toEqual({ applied: 4, duplicates: 1 });
+    it('sends one transaction: events, the visitor locks, visits, members, rollups, visits, commit', async () => {
+      expect(await store.applyEvents([e1, e2, e3, e1], OPTS)).toEqual({ applied: 3, duplicates: 1 });
       const sent = server.sent();
-      expect(sent.map(target)).toEqual([
-        'find events',
-        'insert events',
-        ...ROLLUP_UPDATES,
-        'commitTransaction 1',
-      ]);
-      expect(sent.map(shape)).toEqual([
-        { find: 'events', filter: { _id: { $in: ['e1', 'e2', 'e3', 'e4'] } }, projection: { _id: 1 }, batchSize: 4, $db: DB },
-        { insert: 'events', ordered: true, documents: [e1, e2, e3, e4].map(rawDoc), $db: DB },
-        {
-          update: 'daily_visitors',
-          ordered: true,
-          updates: [visitorUpsert('date', '2024-06-15', 'u1'), visitorUpsert('date', '2024-06-15', 'u2')],
-          $db: DB,
-        },
-        {
-          update: 'hourly_visitors',
-          ordered: true,
-          updates: [visitorUpsert('hour', H12, 'u1'), visitorUpsert('hour', H13, 'u1'), visitorUpsert('hour', H12, 'u2')],
-          $db: DB,
-        },
-        // e4 is not a page view: 3 views; u1 and u2 are new: 2 uniques.
-        { update: 'daily_stats', ordered: true, updates: [statsInc('date', '2024-06-15', 3, 2)], $db: DB },
-        { update: 'hourly_stats', ordered: true, updates: [statsInc('hour', H12, 2, 2), statsInc('hour', H13, 1, 1)], $db: DB },
-        {
-          update: 'daily_paths',
-          ordered: true,
-          updates: [pathInc('date', '2024-06-15', '/a.b', 1), pathInc('date', '2024-06-15', '/$x', 1), pathInc('date', '2024-06-15', '__proto__', 1)],
-          $db: DB,
-        },
-        {
-          update: 'hourly_paths',
-          ordered: true,
-          updates: [pathInc('hour', H12, '/a.b', 1), pathInc('hour', H13, '/$x', 1), pathInc('hour', H12, '__proto__', 1)],
-          $db: DB,
-        },
-        { commitTransaction: 1, writeConcern: { w: 'majority', wtimeout: 10_000 }, $db: 'admin' },
-      ]);
+      expect(sent.map(target)).toEqual(TXN);
+      const [findEvents, insertEvents, lock, findVisits, refs1, refs2, members, rollups, visits, commit] = sent.map(shape);
+
+      expect(findEvents).toEqual({ find: 'events', filter: { _id: { $in: ['e1', 'e2', 'e3'] } }, projection: { _id: 1 }, batchSize: 3, $db: DB });
+      expect(insertEvents).toEqual({
+        insert: 'events',
+        ordered: true,
+        documents: [rawDoc(e1), rawDoc(e2, { props: [{ key: 'plan', value: 'pro' }] }), rawDoc(e3)],
+        $db: DB,
+      });
+      // The lock: one document per visitor, in visitor order, written before anything is read.
+      expect(lock).toEqual({
+        update: 'visitors',
+        ordered: true,
+        updates: [V1, V2].map((visitor) => ({ q: { site_id: SITE, visitor }, u: { $inc: { batches: 1 }, $setOnInsert: { day: null } }, upsert: true })),
+        $db: DB,
+      });
+      // Every visit an event can touch: ends after the first event − 30 min, starts before the last + 30 min.
+      expect(findVisits).toEqual({
+        find: 'visits',
+        filter: { site_id: SITE, visitor: { $in: [V1, V2] }, last_ms: { $gt: NOW - 30 * MIN }, start_ms: { $lt: NOW + 70 * MIN } },
+        projection: { _id: 0, site_id: 0 },
+        $db: DB,
+      });
+      // Reference counts before the write, per grain, of the batch's visitors in the buckets touched.
+      expect(refs1).toEqual(refsFind(1, [D], [V1, V2]));
+      expect(refs2).toEqual(refsFind(2, [H12, H13], [V1, V2]));
+
+      // Members: insert-if-absent for event-level values, +1 for each visit's dimensions, entry and exit.
+      const perVisit = (grain: number, bucket: number, visitor: string, page: string) => [
+        ...VISIT_DIMS.map((dim) => member(grain, bucket, dim, '', visitor, 1)),
+        member(grain, bucket, ENTRY, page, visitor, 1),
+        member(grain, bucket, EXIT, page, visitor, 1),
+      ];
+      const u1Events = (grain: number, bucket: number) => [
+        member(grain, bucket, TOTAL, '', V1, 0),
+        member(grain, bucket, PAGE, '/a.b', V1, 0),
+        member(grain, bucket, EVENT, 'signup', V1, 0),
+        member(grain, bucket, PROPERTY_KEY, 'plan', V1, 0, '["signup"]'),
+        member(grain, bucket, PROPERTY, 'pro', V1, 0, '["signup","plan"]'),
+      ];
+      const u2Events = (grain: number, bucket: number) => [member(grain, bucket, TOTAL, '', V2, 0), member(grain, bucket, PAGE, '__proto__', V2, 0)];
+      expect(members).toMatchObject({ update: 'members', ordered: true, $db: DB });
+      expect(sorted(members!.updates)).toEqual(
+        sorted([
+          ...u1Events(1, D),
+          ...u1Events(2, H12),
+          ...u2Events(1, D),
+          ...u2Events(2, H13),
+          ...perVisit(1, D, V1, '/a.b'),
+          ...perVisit(2, H12, V1, '/a.b'),
+          ...perVisit(1, D, V2, '__proto__'),
+          ...perVisit(2, H13, V2, '__proto__'),
+        ]),
+      );
+
+      // Rollups: every new member counted once (the capture server reports every upsert as an insert).
+      const day = [
+        rollup(1, D, PAGE, '/a.b', { pageviews: 1, visitors: 1 }),
+        rollup(1, D, PAGE, '__proto__', { pageviews: 1, visitors: 1 }),
+        rollup(1, D, EVENT, 'signup', { events: 1, visitors: 1 }),
+        rollup(1, D, PROPERTY_KEY, 'plan', { events: 1, visitors: 1 }, '["signup"]'),
+        rollup(1, D, PROPERTY, 'pro', { events: 1, visitors: 1 }, '["signup","plan"]'),
+        ...VISIT_DIMS.map((dim) => rollup(1, D, dim, '', { visits: 2, pageviews: 2, events: 1, visitors: 2 })),
+        rollup(1, D, ENTRY, '/a.b', { visits: 1, visitors: 1 }),
+        rollup(1, D, ENTRY, '__proto__', { visits: 1, visitors: 1 }),
+        rollup(1, D, EXIT, '/a.b', { visits: 1, visitors: 1 }),
+        rollup(1, D, EXIT, '__proto__', { visits: 1, visitors: 1 }),
+      ];
+      const h12 = [
+        rollup(2, H12, PAGE, '/a.b', { pageviews: 1, visitors: 1 }),
+        rollup(2, H12, EVENT, 'signup', { events: 1, visitors: 1 }),
+        rollup(2, H12, PROPERTY_KEY, 'plan', { events: 1, visitors: 1 }, '["signup"]'),
+        rollup(2, H12, PROPERTY, 'pro', { events: 1, visitors: 1 }, '["signup","plan"]'),
+        ...VISIT_DIMS.map((dim) => rollup(2, H12, dim, '', { visits: 1, pageviews: 1, events: 1, visitors: 1 })),
+        rollup(2, H12, ENTRY, '/a.b', { visits: 1, visitors: 1 }),
+        rollup(2, H12, EXIT, '/a.b', { visits: 1, visitors: 1 }),
+      ];
+      const h13 = [
+        rollup(2, H13, PAGE, '__proto__', { pageviews: 1, visitors: 1 }),
+        ...VISIT_DIMS.map((dim) => rollup(2, H13, dim, '', { visits: 1, pageviews: 1, visitors: 1 })),
+        rollup(2, H13, ENTRY, '__proto__', { visits: 1, visitors: 1 }),
+        rollup(2, H13, EXIT, '__proto__', { visits: 1, visitors: 1 }),
+      ];
+      // Totals: 2 page views, 1 custom event, 2 visits of which 1 bounce, 60 s; the revision bumped.
+      const totals = [
+        rollup(1, D, TOTAL, '', { pageviews: 2, events: 1, visitors: 2, visits: 2, bounces: 1, duration_ms: 60_000, revision: 1 }),
+        rollup(2, H12, TOTAL, '', { pageviews: 1, events: 1, visitors: 1, visits: 1, duration_ms: 60_000, revision: 1 }),
+        rollup(2, H13, TOTAL, '', { pageviews: 1, visitors: 1, visits: 1, bounces: 1, revision: 1 }),
+      ];
+      expect(rollups).toMatchObject({ update: 'rollups', ordered: true, $db: DB });
+      const statements = rollups!.updates as Document[];
+      expect(sorted(statements)).toEqual(sorted([...day, ...h12, ...h13, ...totals]));
+      // The totals, which every batch of the site touches, are written last.
+      expect(sorted(statements.slice(-3))).toEqual(sorted(totals));
+
+      // The visit records, replacing any with the same start.
+      expect(visits).toEqual({
+        update: 'visits',
+        ordered: true,
+        updates: [
+          { q: { site_id: SITE, visitor: V1, start_ms: NOW }, u: visitDoc(V1, NOW, NOW + MIN, ['/a.b', NOW], ['/a.b', NOW], 1, 1), upsert: true },
+          {
+            q: { site_id: SITE, visitor: V2, start_ms: NOW + 40 * MIN },
+            u: visitDoc(V2, NOW + 40 * MIN, NOW + 40 * MIN, ['__proto__', NOW + 40 * MIN], ['__proto__', NOW + 40 * MIN], 1, 0),
+            upsert: true,
+          },
+        ],
+        $db: DB,
+      });
+      expect(commit).toEqual({ commitTransaction: 1, writeConcern: { w: 'majority', wtimeout: 10_000 }, $db: 'admin' });
 
       // One session, one transaction: started by the first command, committed by the last.
       const lsid = lsidOf(sent[0]!);
@@ -375,71 +733,154 @@ describe('MongoDB store: commands sent to the server', () => {
       }
       // Writes in a transaction carry no write concern of their own; the commit has it.
       for (const c of sent.slice(0, -1)) expect(c.command).not.toHaveProperty('writeConcern');
-
       // Big arrays travel as OP_MSG document sequences, as the driver sends them.
       expect(Object.keys(sent[1]!.sequences)).toEqual(['documents']);
-      expect(Object.keys(sent[2]!.sequences)).toEqual(['updates']);
-
+      expect(Object.keys(sent[6]!.sequences)).toEqual(['updates']);
       // And the driver's command monitoring reports the same documents.
       const monitored = started.filter((e) => e.commandName !== 'hello');
       expect(monitored[1]!.command.documents).toEqual(sent[1]!.command.documents);
-      expect(monitored[4]!.command.updates).toEqual(sent[4]!.command.updates);
+      expect(monitored[7]!.command.updates).toEqual(sent[7]!.command.updates);
     });
 
-    it('skips stored events and counts only the visitors its upserts inserted as new uniques', async () => {
-      const a = ev('a', '/p', 'known');
-      const b = ev('b', '/p', 'new');
-      cursorOnce('find', 'events', [{ _id: 'e1' }]);
-      // daily: 'known' matched an existing document, 'new' was inserted. hourly: both existed.
-      server.replyOnce((c) => (c.command.update === 'daily_visitors' ? updateReply(c.command.updates, (i) => i === 1) : undefined));
-      server.replyOnce((c) => (c.command.update === 'hourly_visitors' ? updateReply(c.command.updates, () => false) : undefined));
+    it('merges an event into the stored visit it falls in: gives the old one back, adds the new one', async () => {
+      // Stored: u1 bounced on /old ten minutes ago. Now u1 views /new: one visit of two page views.
+      const stored = visitDoc(V1, NOW - 10 * MIN, NOW - 10 * MIN, ['/old', NOW - 10 * MIN], ['/old', NOW - 10 * MIN], 1, 0);
+      const { site_id: _s, ...storedFields } = stored;
+      cursorOnce('find', 'visits', [storedFields]);
+      // Its exit page /old is referenced once in both grains; u1 was a member of the totals already.
+      server.reply((c) =>
+        c.command.find === 'members'
+          ? cursorReply(c, [{ dim: EXIT, scope: '', bucket: c.command.filter.grain === 1 ? D : H12, visitor: V1, value_hash: sha256('/old'), refs: 1 }])
+          : undefined,
+      );
+      server.replyOnce((c) =>
+        c.command.update === 'members' ? updateReply(c.command.updates, (i) => c.command.updates[i].q.dim === PAGE) : undefined,
+      );
+      const e5 = ev('e5', { at: NOW, path: '/new', user_id: 'u1' });
+      expect(await store.applyEvents([e5], OPTS)).toEqual({ applied: 1, duplicates: 0 });
+      expect(server.sent().map(target)).toEqual(TXN);
 
-      expect(await store.applyEvents([e1, a, b], NOW)).toEqual({ applied: 2, duplicates: 1 });
-      const byTarget = new Map(server.sent().map((c) => [target(c), c]));
-      expect(byTarget.get('find events')!.command.filter).toEqual({ _id: { $in: ['e1', 'a', 'b'] } });
-      expect(byTarget.get('insert events')!.command.documents).toEqual([rawDoc(a), rawDoc(b)]);
-      expect(byTarget.get('update daily_visitors')!.command.updates).toEqual([
-        visitorUpsert('date', '2024-06-15', 'known'),
-        visitorUpsert('date', '2024-06-15', 'new'),
+      const members = sentTo('update members')[0]!.command.updates as Document[];
+      // Unchanged visit dimensions and entry cancel out; only the exit page moves.
+      expect(sorted(members)).toEqual(
+        sorted([
+          member(1, D, TOTAL, '', V1, 0),
+          member(1, D, PAGE, '/new', V1, 0),
+          member(2, H12, TOTAL, '', V1, 0),
+          member(2, H12, PAGE, '/new', V1, 0),
+          member(1, D, EXIT, '/old', V1, -1),
+          member(1, D, EXIT, '/new', V1, 1),
+          member(2, H12, EXIT, '/old', V1, -1),
+          member(2, H12, EXIT, '/new', V1, 1),
+        ]),
+      );
+      const rollups = sentTo('update rollups')[0]!.command.updates as Document[];
+      const of = (grain: number, bucket: number) => [
+        rollup(grain, bucket, PAGE, '/new', { pageviews: 1, visitors: 1 }),
+        ...VISIT_DIMS.map((dim) => rollup(grain, bucket, dim, '', { pageviews: 1 })),
+        // /old falls from 1 reference to 0: one visitor less; /new rises from 0: one more.
+        rollup(grain, bucket, EXIT, '/old', { visits: -1, visitors: -1 }),
+        rollup(grain, bucket, EXIT, '/new', { visits: 1, visitors: 1 }),
+        // No longer a bounce, 10 minutes long; u1 was already counted.
+        rollup(grain, bucket, TOTAL, '', { pageviews: 1, bounces: -1, duration_ms: 10 * MIN, revision: 1 }),
+      ];
+      expect(sorted(rollups)).toEqual(sorted([...of(1, D), ...of(2, H12)]));
+      // The record keeps its start: replaced in place, nothing deleted.
+      expect(shape(sentTo('update visits')[0]!).updates).toEqual([
+        {
+          q: { site_id: SITE, visitor: V1, start_ms: NOW - 10 * MIN },
+          u: visitDoc(V1, NOW - 10 * MIN, NOW, ['/old', NOW - 10 * MIN], ['/new', NOW], 2, 0),
+          upsert: true,
+        },
       ]);
-      expect(byTarget.get('update daily_stats')!.command.updates).toEqual([statsInc('date', '2024-06-15', 2, 1)]);
-      expect(byTarget.get('update hourly_stats')!.command.updates).toEqual([statsInc('hour', H12, 2, 0)]);
-      expect(byTarget.get('update daily_paths')!.command.updates).toEqual([pathInc('date', '2024-06-15', '/p', 2)]);
-      expect(byTarget.get('update hourly_paths')!.command.updates).toEqual([pathInc('hour', H12, '/p', 2)]);
+    });
+
+    it('deletes the records a merge replaces under a new start', async () => {
+      // Stored: two visits of u1, 40 minutes apart; an event between them joins them into one.
+      const a = visitDoc(V1, NOW - 40 * MIN, NOW - 40 * MIN, ['/a', NOW - 40 * MIN], ['/a', NOW - 40 * MIN], 1, 0);
+      const b = visitDoc(V1, NOW, NOW, ['/b', NOW], ['/b', NOW], 1, 0);
+      cursorOnce('find', 'visits', [a, b]);
+      await store.applyEvents([ev('e6', { at: NOW - 20 * MIN, path: '/between', user_id: 'u1' })], OPTS);
+      expect(shape(sentTo('delete visits')[0]!)).toEqual({
+        delete: 'visits',
+        ordered: true,
+        deletes: [{ q: { site_id: SITE, visitor: V1, start_ms: NOW }, limit: 1 }],
+        $db: DB,
+      });
+      expect(shape(sentTo('update visits')[0]!).updates).toEqual([
+        { q: { site_id: SITE, visitor: V1, start_ms: NOW - 40 * MIN }, u: visitDoc(V1, NOW - 40 * MIN, NOW, ['/a', NOW - 40 * MIN], ['/b', NOW], 3, 0), upsert: true },
+      ]);
+      expect(server.sent().map(target).slice(-3)).toEqual(['delete visits', 'update visits', 'commitTransaction 1']);
+    });
+
+    it('keeps the salt date of a hashed visitor on its lock document', async () => {
+      const hashed = ev('e7', { at: NOW, path: '/', visitor: 'h:abcdefghijklmnopqrstuv' });
+      await store.applyEvents([hashed], OPTS);
+      expect(shape(sentTo('update visitors')[0]!).updates).toEqual([
+        { q: { site_id: SITE, visitor: 'h:abcdefghijklmnopqrstuv' }, u: { $inc: { batches: 1 }, $setOnInsert: { day: D } }, upsert: true },
+      ]);
+      expect(sentTo('insert events')[0]!.command.documents[0]).toMatchObject({ user_id: null, visitor: 'h:abcdefghijklmnopqrstuv' });
+    });
+
+    it('stores ignored events apart and counts them per reason, without visitors or visits', async () => {
+      const bot = ev('b1', { at: NOW, path: '/', ignored: 'bot', visitor: undefined });
+      expect(await store.applyEvents([bot], OPTS)).toEqual({ applied: 1, duplicates: 0 });
+      const sent = server.sent();
+      expect(sent.map(target)).toEqual(['find ignored_events', 'insert ignored_events', 'update rollups', 'commitTransaction 1']);
+      expect(shape(sent[0]!)).toEqual({ find: 'ignored_events', filter: { _id: { $in: ['b1'] } }, projection: { _id: 1 }, batchSize: 1, $db: DB });
+      expect(shape(sent[1]!).documents).toEqual([
+        { _id: 'b1', site_id: SITE, reason: 'bot', event_type: 'pageview', path: '/', timestamp: AT, received_at: AT },
+      ]);
+      expect(sorted(shape(sent[2]!).updates)).toEqual(
+        sorted([
+          rollup(1, D, IGNORED, 'bot', { events: 1 }),
+          rollup(2, H12, IGNORED, 'bot', { events: 1 }),
+          rollup(1, D, TOTAL, '', { revision: 1 }),
+          rollup(2, H12, TOTAL, '', { revision: 1 }),
+        ]),
+      );
+    });
+
+    it('skips stored events, and counts only the member upserts that inserted as new visitors', async () => {
+      cursorOnce('find', 'events', [{ _id: 'e1' }]);
+      // u2's totals membership of the day existed already; every other upsert inserted.
+      server.replyOnce((c) =>
+        c.command.update === 'members'
+          ? updateReply(c.command.updates, (i) => {
+              const q = c.command.updates[i].q;
+              return !(q.dim === TOTAL && q.grain === 1);
+            })
+          : undefined,
+      );
+      expect(await store.applyEvents([e1, e3], OPTS)).toEqual({ applied: 1, duplicates: 1 });
+      expect(sentTo('find events')[0]!.command.filter).toEqual({ _id: { $in: ['e1', 'e3'] } });
+      expect(sentTo('insert events')[0]!.command.documents).toEqual([rawDoc(e3)]);
+      expect(sentTo('update visitors')[0]!.command.updates.map((u: Document) => u.q.visitor)).toEqual([V2]);
+      const totals = (sentTo('update rollups')[0]!.command.updates as Document[]).filter((u) => u.q.dim === TOTAL);
+      expect(sorted(totals)).toEqual(
+        sorted([
+          rollup(1, D, TOTAL, '', { pageviews: 1, visitors: 0, visits: 1, bounces: 1, revision: 1 }),
+          rollup(2, H13, TOTAL, '', { pageviews: 1, visitors: 1, visits: 1, bounces: 1, revision: 1 }),
+        ]),
+      );
     });
 
     it('writes nothing for a replayed batch: one find, then an empty commit', async () => {
       cursorOnce('find', 'events', [{ _id: 'e1' }, { _id: 'e2' }]);
-      expect(await store.applyEvents([e1, e2, e1], NOW)).toEqual({ applied: 0, duplicates: 3 });
+      expect(await store.applyEvents([e1, e2, e1], OPTS)).toEqual({ applied: 0, duplicates: 3 });
       expect(server.sent().map(target)).toEqual(['find events', 'commitTransaction 1']);
     });
 
-    it('sends no path updates for a batch without page views', async () => {
-      expect(await store.applyEvents([e4], NOW)).toEqual({ applied: 1, duplicates: 0 });
-      const sent = server.sent();
-      expect(sent.map(target)).not.toContain('update daily_paths');
-      expect(sent.map(target)).not.toContain('update hourly_paths');
-      expect(sent.find((c) => target(c) === 'update daily_stats')!.command.updates).toEqual([statsInc('date', '2024-06-15', 0, 1)]);
-    });
-
     it('sends nothing for an empty batch', async () => {
-      expect(await store.applyEvents([], NOW)).toEqual({ applied: 0, duplicates: 0 });
+      expect(await store.applyEvents([], OPTS)).toEqual({ applied: 0, duplicates: 0 });
       expect(server.sent()).toEqual([]);
     });
 
     it('aborts and retries the whole transaction on a TransientTransactionError', async () => {
       server.replyOnce((c) => (c.name === 'insert' ? transientConflict : undefined));
-      expect(await store.applyEvents([e1], NOW)).toEqual({ applied: 1, duplicates: 0 });
+      expect(await store.applyEvents([e1], OPTS)).toEqual({ applied: 1, duplicates: 0 });
       const sent = server.sent();
-      expect(sent.map(target)).toEqual([
-        'find events',
-        'insert events',
-        'abortTransaction 1',
-        'find events',
-        'insert events',
-        ...ROLLUP_UPDATES,
-        'commitTransaction 1',
-      ]);
+      expect(sent.map(target)).toEqual(['find events', 'insert events', 'abortTransaction 1', ...TXN]);
       const first = txnOf(sent[0]!);
       expect(sent.slice(0, 3).map(txnOf)).toEqual([first, first, first]);
       expect(sent.slice(3).every((c) => txnOf(c) === first + 1)).toBe(true);
@@ -447,12 +888,23 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(new Set(sent.map(lsidOf)).size).toBe(1);
     });
 
+    it('makes two transactions on one visitor conflict at its lock: the second starts again and reads the visits anew', async () => {
+      // What a server answers the second of two concurrent transactions that write u1's lock.
+      server.replyOnce((c) => (c.command.update === 'visitors' ? transientConflict : undefined));
+      await store.applyEvents([e1], OPTS);
+      const names = server.sent().map(target);
+      expect(names.slice(0, 4)).toEqual(['find events', 'insert events', 'update visitors', 'abortTransaction 1']);
+      // Nothing was read from the visits before the lock was held; the retry reads them in its own snapshot.
+      expect(names.slice(4)).toEqual(TXN);
+      expect(server.sent()[4]!.command).toMatchObject({ startTransaction: true, readConcern: { level: 'snapshot' } });
+    });
+
     it('gives up after maxTransactionAttempts conflicting attempts', async () => {
       const bounded = await openMongoStore(server.uri(DB), { client, maxTransactionAttempts: 3 });
       server.reset();
       started.length = 0;
       server.reply((c) => (c.name === 'insert' ? transientConflict : undefined));
-      await expect(bounded.applyEvents([e1], NOW)).rejects.toThrow(/not committed after 3 attempts/);
+      await expect(bounded.applyEvents([e1], OPTS)).rejects.toThrow(/not committed after 3 attempts/);
       const names = server.sent().map(target);
       expect(names.filter((n) => n === 'find events')).toHaveLength(3);
       expect(names.filter((n) => n === 'abortTransaction 1')).toHaveLength(3);
@@ -465,145 +917,310 @@ describe('MongoDB store: commands sent to the server', () => {
       server.replyOnce((c) => (c.name === 'insert' ? duplicateKey(0, `${DB}.events index: _id_ dup key: { _id: "e1" }`) : undefined));
       let finds = 0;
       server.reply((c) => (c.command.find === 'events' && ++finds === 2 ? cursorReply(c, [{ _id: 'e1' }]) : undefined));
-      expect(await store.applyEvents([e1, e2], NOW)).toEqual({ applied: 1, duplicates: 1 });
+      expect(await store.applyEvents([e1, e3], OPTS)).toEqual({ applied: 1, duplicates: 1 });
       const sent = server.sent();
       expect(sent.slice(0, 4).map(target)).toEqual(['find events', 'insert events', 'abortTransaction 1', 'find events']);
-      expect(sent[1]!.command.documents).toEqual([rawDoc(e1), rawDoc(e2)]);
-      expect(sent[4]!.command.documents).toEqual([rawDoc(e2)]);
+      expect(sent[1]!.command.documents).toEqual([rawDoc(e1), rawDoc(e3)]);
+      expect(sent[4]!.command.documents).toEqual([rawDoc(e3)]);
       expect(sent.at(-1)!.name).toBe('commitTransaction');
     });
 
-    it('keeps paths and user ids as values: no field name is ever built from input', async () => {
+    it('keeps every input a value: no field name is ever built from an event', async () => {
       const users = ['a.b', '$gt', '__proto__', 'constructor', 'x'.repeat(256)];
-      const events = AWKWARD_PATHS.map((path, i) => ev(`w${i}`, path, users[i % users.length]!, NOW + (i % 2) * HOUR));
-      await store.applyEvents(events, NOW);
+      // Property names that would be operators, paths or the prototype if they were keys.
+      const props = JSON.parse('{"a.b": "$set", "$inc": 1, "__proto__": "polluted", "constructor": true}') as Record<string, string | number | boolean>;
+      const events = AWKWARD_PATHS.map((path, i) =>
+        ev(`w${i}`, {
+          at: NOW + (i % 2) * HOUR,
+          path,
+          user_id: users[i % users.length]!,
+          ...(i % 3 === 0 ? { event_type: '$where.x', props } : {}),
+          referrer: 'https://$x.a.b.example/__proto__',
+          utm_source: '__proto__.$x',
+          utm_campaign: 'a.b',
+          ua: CHROME,
+        }),
+      );
+      await store.applyEvents(events, OPTS);
       const sent = server.sent();
 
       // Every key of every command is a fixed name of the store or of the protocol.
       const allowed = new Set([
-        ...['find', 'filter', '_id', '$in', 'projection', 'batchSize', 'insert', 'ordered', 'documents', 'update', 'updates', 'q', 'u', 'upsert'],
+        ...['find', 'filter', 'projection', 'batchSize', 'insert', 'ordered', 'documents', 'update', 'updates', 'q', 'u', 'upsert', 'delete', 'deletes', 'limit'],
         ...['commitTransaction', 'writeConcern', 'w', 'wtimeout', 'lsid', 'id', 'txnNumber', 'autocommit', 'startTransaction', 'readConcern', 'level', '$db'],
-        ...['site_id', 'event_type', 'path', 'user_id', 'timestamp', 'received_at', 'processed_at', 'date', 'hour', 'path_hash', 'views'],
-        ...['total_views', 'unique_users', 'created_at', 'updated_at', '$inc', '$set', '$setOnInsert'],
+        ...['$in', '$gt', '$lt', '$inc', '$setOnInsert'],
+        ...['_id', 'site_id', 'event_type', 'path', 'user_id', 'visitor', 'is_pageview', 'timestamp', 'received_at', 'processed_at', 'props', 'key', 'value', 'dims'],
+        ...['source', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'browser', 'os', 'device', 'country', 'language', 'screen'],
+        ...['batches', 'day', 'grain', 'dim', 'scope', 'bucket', 'value_hash', 'refs'],
+        ...['pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision'],
+        ...['start_ms', 'last_ms', 'vals', 'entry', 'entry_ms', 'exit', 'exit_ms'],
       ]);
       const keys = keysOf(sent.map((c) => c.command));
       expect([...keys].filter((k) => !allowed.has(k))).toEqual([]);
-      for (const input of [...AWKWARD_PATHS, ...users]) {
+      for (const input of [...AWKWARD_PATHS, ...users, ...Object.keys(props), '$where.x']) {
         if (!allowed.has(input)) expect(keys.has(input)).toBe(false);
       }
-
-      // $inc only ever targets the three counters; the update operators are the fixed three.
-      const updates = sent.flatMap((c) => (c.command.updates as Document[] | undefined) ?? []);
-      expect(new Set(updates.flatMap((u) => Object.keys(u.u)))).toEqual(new Set(['$inc', '$set', '$setOnInsert']));
-      expect(new Set(updates.flatMap((u) => Object.keys(u.u.$inc ?? {})))).toEqual(new Set(['total_views', 'unique_users', 'views']));
-
-      // Paths appear as values: the key holds their hash, the document the path itself.
-      const dailyPaths = sent.find((c) => c.command.update === 'daily_paths')!.command.updates as Document[];
-      expect(dailyPaths.map((u) => u.u.$setOnInsert.path)).toEqual(AWKWARD_PATHS);
-      expect(dailyPaths.map((u) => u.q.path_hash)).toEqual(AWKWARD_PATHS.map(sha256));
-      expect(dailyPaths.every((u) => /^[0-9a-f]{64}$/.test(u.q.path_hash))).toBe(true);
-      const raw = sent.find((c) => c.name === 'insert')!.command.documents as Document[];
+      // The inputs are there, as values.
+      const values = stringsOf(sent.map((c) => c.command));
+      for (const input of [...AWKWARD_PATHS, ...Object.keys(props), '$where.x', '__proto__.$x', 'a.b']) expect(values.has(input)).toBe(true);
+      const raw = sentTo('insert events')[0]!.command.documents as Document[];
+      expect(raw[0]!.props).toEqual([
+        { key: 'a.b', value: '$set' },
+        { key: '$inc', value: 1 },
+        { key: '__proto__', value: 'polluted' },
+        { key: 'constructor', value: true },
+      ]);
+      expect(raw[0]!.dims).toMatchObject({ referrer: '$x.a.b.example', utm_source: '__proto__.$x', utm_campaign: 'a.b', browser: 'Chrome' });
       expect(raw.map((d) => d.path)).toEqual(AWKWARD_PATHS);
-      expect(raw.find((d) => d.path === '__proto__')).toHaveProperty('path', '__proto__');
+
+      // The update operators are the fixed three, and $inc only ever targets counters.
+      const updates = sent.flatMap((c) => (c.command.updates as Document[] | undefined) ?? []).filter((u) => !('site_id' in u.u));
+      expect(new Set(updates.flatMap((u) => Object.keys(u.u)))).toEqual(new Set(['$inc', '$setOnInsert']));
+      expect(new Set(updates.flatMap((u) => Object.keys(u.u.$inc ?? {})))).toEqual(
+        new Set(['batches', 'refs', 'pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision']),
+      );
+
+      // Unique keys hold a value's SHA-256; the value itself (2,000 characters) is stored next to it.
+      const pages = (sentTo('update rollups')[0]!.command.updates as Document[]).filter((u) => u.q.dim === PAGE && u.q.grain === 1);
+      expect(pages.map((u) => u.u.$setOnInsert.value).sort()).toEqual([...AWKWARD_PATHS].filter((_, i) => i % 3 !== 0).sort());
+      for (const u of pages) expect(u.q.value_hash).toBe(sha256(u.u.$setOnInsert.value));
+      const memberKeys = (sentTo('update members')[0]!.command.updates as Document[]).map((u) => u.q.value_hash as string);
+      expect(memberKeys.every((h) => h === '' || /^[0-9a-f]{64}$/.test(h))).toBe(true);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
   });
 
   describe('reads', () => {
-    it('dailyTotals finds daily_stats by site and inclusive date range, in date order', async () => {
-      cursorOnce('find', 'daily_stats', [
-        { date: '2024-06-01', total_views: Long.fromNumber(5), unique_users: 2 },
-        { date: '2024-06-03', total_views: 0, unique_users: 0 },
+    const DAY_PERIOD = { grain: 1 as const, from: D, to: D + 1 };
+    const RANGE = { grain: 1 as const, from: D - 6, to: D + 1 };
+    const totalsFind = (p: { grain: number; from: number; to: number }) => ({
+      find: 'rollups',
+      filter: { site_id: SITE, grain: p.grain, dim: TOTAL, scope: '', bucket: { $gte: p.from, $lt: p.to }, value_hash: '' },
+      sort: { bucket: 1 },
+      projection: { _id: 0, bucket: 1, pageviews: 1, events: 1, visitors: 1, visits: 1, bounces: 1, duration_ms: 1 },
+      $db: DB,
+    });
+    const ignoredAggregate = (p: { grain: number; from: number; to: number }) => ({
+      aggregate: 'rollups',
+      pipeline: [
+        { $match: { site_id: SITE, grain: p.grain, dim: IGNORED, scope: '', bucket: { $gte: p.from, $lt: p.to } } },
+        { $group: { _id: '$value', events: { $sum: '$events' } } },
+      ],
+      cursor: {},
+      $db: DB,
+    });
+    const totalsDoc = (bucket: number, c: Document) => ({ bucket, pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, duration_ms: 0, ...c });
+    const byTarget = () => server.sent().map(shape).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+
+    it('summary of one bucket: its totals document and the ignored events, no member read', async () => {
+      cursorOnce('find', 'rollups', [totalsDoc(D, { pageviews: Long.fromNumber(7), events: 1, visitors: 4, visits: 5, bounces: 3, duration_ms: 360_000 })]);
+      cursorOnce('aggregate', 'rollups', [{ _id: 'bot', events: 2 }]);
+      expect(await store.summary(SITE, DAY_PERIOD)).toEqual({
+        pageviews: 7,
+        events: 1,
+        visitors: 4,
+        visits: 5,
+        bounces: 3,
+        durationMs: 360_000,
+        series: [{ bucket: D, pageviews: 7, events: 1, visitors: 4, visits: 5, bounces: 3, durationMs: 360_000 }],
+        ignored: { bot: 2 },
+      });
+      expect(byTarget()).toEqual([ignoredAggregate(DAY_PERIOD), totalsFind(DAY_PERIOD)].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)));
+    });
+
+    it('summary of several buckets: sums the counters and counts distinct members of the totals', async () => {
+      cursorOnce('find', 'rollups', [totalsDoc(D - 1, { pageviews: 2, visitors: 2, visits: 2 }), totalsDoc(D, { pageviews: 3, visitors: 2, visits: 2 })]);
+      cursorOnce('aggregate', 'members', [{ visitors: 3 }]);
+      const s = await store.summary(SITE, RANGE);
+      expect(s).toMatchObject({ pageviews: 5, visitors: 3, visits: 4, ignored: {} });
+      expect(s.series.map((p) => [p.bucket, p.visitors])).toEqual([
+        [D - 1, 2],
+        [D, 2],
       ]);
-      expect(await store.dailyTotals(SITE, '2024-06-01', '2024-06-15')).toEqual([
-        { day: '2024-06-01', views: 5, uniques: 2 },
-        { day: '2024-06-03', views: 0, uniques: 0 },
+      expect(shape(sentTo('aggregate members')[0]!)).toEqual({
+        aggregate: 'members',
+        pipeline: [
+          { $match: { site_id: SITE, grain: 1, dim: TOTAL, scope: '', bucket: { $gte: D - 6, $lt: D + 1 }, refs: { $gt: 0 } } },
+          { $group: { _id: '$visitor' } },
+          { $count: 'visitors' },
+        ],
+        allowDiskUse: true,
+        cursor: {},
+        $db: DB,
+      });
+    });
+
+    const groupStage = {
+      $group: {
+        _id: '$value_hash',
+        value: { $first: '$value' },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        visitors: { $sum: '$visitors' },
+        visits: { $sum: '$visits' },
+        bounces: { $sum: '$bounces' },
+        duration_ms: { $sum: '$duration_ms' },
+        buckets: { $sum: 1 },
+      },
+    };
+    const valueGroup = (value: string, buckets: number, c: Document) => ({
+      _id: hashOf(value),
+      value,
+      pageviews: 0,
+      events: 0,
+      visitors: 0,
+      visits: 0,
+      bounces: 0,
+      duration_ms: 0,
+      buckets,
+      ...c,
+    });
+    const membersByValue = (match: Document) => ({
+      aggregate: 'members',
+      pipeline: [
+        { $match: match },
+        { $group: { _id: { value_hash: '$value_hash', visitor: '$visitor' } } },
+        { $group: { _id: '$_id.value_hash', visitors: { $sum: 1 } } },
+      ],
+      allowDiskUse: true,
+      cursor: {},
+      $db: DB,
+    });
+
+    it('breakdown of one bucket: counters grouped per value, ordered by visitors then value with none first', async () => {
+      cursorOnce('aggregate', 'rollups', [
+        valueGroup('Firefox', 1, { visitors: 2, visits: 3, pageviews: 4 }),
+        valueGroup('', 1, { visitors: 5, visits: 5, pageviews: 5 }),
+        valueGroup('Chrome', 1, { visitors: 5, visits: 6, pageviews: 9 }),
+        valueGroup('Safari', 1, { visitors: 0, visits: 0, pageviews: 0 }), // given back to zero: no row
+      ]);
+      const rows = await store.breakdown(SITE, DAY_PERIOD, { dim: 12, scope: [], limit: 2, order: 'visitors' });
+      expect(rows).toEqual([
+        { value: null, pageviews: 5, events: 0, visitors: 5, visits: 5, bounces: 0, durationMs: 0 },
+        { value: 'Chrome', pageviews: 9, events: 0, visitors: 5, visits: 6, bounces: 0, durationMs: 0 },
       ]);
       expect(server.sent().map(shape)).toEqual([
         {
-          find: 'daily_stats',
-          filter: { site_id: SITE, date: { $gte: '2024-06-01', $lte: '2024-06-15' } },
-          sort: { date: 1 },
-          projection: { _id: 0, date: 1, total_views: 1, unique_users: 1 },
+          aggregate: 'rollups',
+          pipeline: [{ $match: { site_id: SITE, grain: 1, dim: 12, scope: '', bucket: { $gte: D, $lt: D + 1 } } }, groupStage],
+          allowDiskUse: true,
+          cursor: {},
           $db: DB,
         },
       ]);
     });
 
-    it('hourlyTotals finds hourly_stats by site and [from, to) hours, in hour order', async () => {
-      cursorOnce('find', 'hourly_stats', [{ hour: H12, total_views: 3, unique_users: Long.fromNumber(2) }]);
-      expect(await store.hourlyTotals(SITE, H12, H12 + 24 * HOUR)).toEqual([{ hour: H12, views: 3, uniques: 2 }]);
-      expect(server.sent().map(shape)).toEqual([
-        {
-          find: 'hourly_stats',
-          filter: { site_id: SITE, hour: { $gte: H12, $lt: H12 + 24 * HOUR } },
-          sort: { hour: 1 },
-          projection: { _id: 0, hour: 1, total_views: 1, unique_users: 1 },
-          $db: DB,
-        },
+    it('breakdown over several buckets counts each value\'s visitors exactly from its members', async () => {
+      cursorOnce('aggregate', 'rollups', [
+        valueGroup('/shared', 2, { visitors: 10, pageviews: 10 }), // 5 visitors on each of two days: the same 5
+        valueGroup('/d1', 1, { visitors: 4, pageviews: 4 }),
+        valueGroup('/d2', 1, { visitors: 4, pageviews: 4 }),
       ]);
+      cursorOnce('aggregate', 'members', [
+        { _id: sha256('/shared'), visitors: 5 },
+        { _id: sha256('/d1'), visitors: 4 },
+        { _id: sha256('/d2'), visitors: 4 },
+      ]);
+      const rows = await store.breakdown(SITE, RANGE, { dim: PAGE, scope: [], limit: 2, order: 'visitors' });
+      expect(rows.map((r) => [r.value, r.visitors, r.pageviews])).toEqual([
+        ['/shared', 5, 10],
+        ['/d1', 4, 4],
+      ]);
+      expect(shape(sentTo('aggregate members')[0]!)).toEqual(
+        membersByValue({ site_id: SITE, grain: 1, dim: PAGE, scope: '', bucket: { $gte: D - 6, $lt: D + 1 }, refs: { $gt: 0 } }),
+      );
     });
 
-    it('uniqueVisitors groups visitor documents by user id and counts the groups', async () => {
-      cursorOnce('aggregate', 'daily_visitors', [{ n: 7 }]);
-      expect(await store.uniqueVisitors(SITE, { days: { from: '2024-06-01', to: '2024-06-15' } })).toBe(7);
-      expect(await store.uniqueVisitors(SITE, { hours: { from: H12, to: H13 } })).toBe(0);
-      expect(server.sent().map(shape)).toEqual([
-        {
-          aggregate: 'daily_visitors',
-          pipeline: [
-            { $match: { site_id: SITE, date: { $gte: '2024-06-01', $lte: '2024-06-15' } } },
-            { $group: { _id: '$user_id' } },
-            { $count: 'n' },
-          ],
-          cursor: {},
-          $db: DB,
-        },
-        {
-          aggregate: 'hourly_visitors',
-          pipeline: [{ $match: { site_id: SITE, hour: { $gte: H12, $lt: H13 } } }, { $group: { _id: '$user_id' } }, { $count: 'n' }],
-          cursor: {},
-          $db: DB,
-        },
+    it('breakdown of a property: the scope is the JSON of event and key', async () => {
+      cursorOnce('aggregate', 'rollups', [valueGroup('pro', 1, { visitors: 2, events: 2 })]);
+      expect(await store.breakdown(SITE, DAY_PERIOD, { dim: PROPERTY, scope: ['sign.up', '$plan'], limit: 10, order: 'visitors' })).toEqual([
+        { value: 'pro', pageviews: 0, events: 2, visitors: 2, visits: 0, bounces: 0, durationMs: 0 },
       ]);
+      expect(server.sent()[0]!.command.pipeline[0].$match.scope).toBe('["sign.up","$plan"]');
     });
 
-    it('topPaths sums views per path hash, sorts by views then path, and limits', async () => {
-      cursorOnce('aggregate', 'daily_paths', [
-        { path: '/a.b', views: 3 },
-        { path: '__proto__', views: Long.fromNumber(2) },
+    it('top paths by page views over several buckets: no visitors asked, or exact ones for the rows kept', async () => {
+      const groups = [valueGroup('/a', 2, { pageviews: 9, visitors: 9 }), valueGroup('/c', 1, { pageviews: 3, visitors: 3 }), valueGroup('/b', 1, { pageviews: 3, visitors: 2 })];
+      cursorOnce('aggregate', 'rollups', groups);
+      const top = await store.breakdown(SITE, RANGE, { dim: PAGE, scope: [], limit: 2, order: 'pageviews', withVisitors: false });
+      expect(top.map((r) => [r.value, r.pageviews, r.visitors])).toEqual([
+        ['/a', 9, 0],
+        ['/b', 3, 0],
       ]);
-      expect(await store.topPaths(SITE, { days: { from: '2024-06-01', to: '2024-06-15' } }, 10)).toStrictEqual([
-        { path: '/a.b', views: 3 },
-        { path: '__proto__', views: 2 },
+      expect(sentTo('aggregate members')).toHaveLength(0);
+
+      server.reset();
+      started.length = 0;
+      cursorOnce('aggregate', 'rollups', groups);
+      cursorOnce('aggregate', 'members', [
+        { _id: sha256('/a'), visitors: 6 },
+        { _id: sha256('/b'), visitors: 2 },
       ]);
-      expect(await store.topPaths(SITE, { hours: { from: H12, to: H13 } }, 5)).toEqual([]);
-      expect(await store.topPaths(SITE, { hours: { from: H12, to: H13 } }, 0)).toEqual([]);
-      const rest = [
-        { $group: { _id: '$path_hash', path: { $first: '$path' }, views: { $sum: '$views' } } },
-        { $sort: { views: -1, path: 1 } },
-      ];
-      expect(server.sent().map(shape)).toEqual([
-        {
-          aggregate: 'daily_paths',
-          pipeline: [
-            { $match: { site_id: SITE, date: { $gte: '2024-06-01', $lte: '2024-06-15' } } },
-            ...rest,
-            { $limit: 10 },
-            { $project: { _id: 0, path: 1, views: 1 } },
-          ],
-          cursor: {},
-          $db: DB,
-        },
-        {
-          aggregate: 'hourly_paths',
-          pipeline: [{ $match: { site_id: SITE, hour: { $gte: H12, $lt: H13 } } }, ...rest, { $limit: 5 }, { $project: { _id: 0, path: 1, views: 1 } }],
-          cursor: {},
-          $db: DB,
-        },
+      const exact = await store.breakdown(SITE, RANGE, { dim: PAGE, scope: [], limit: 2, order: 'pageviews' });
+      expect(exact.map((r) => [r.value, r.pageviews, r.visitors])).toEqual([
+        ['/a', 9, 6],
+        ['/b', 3, 2],
       ]);
-      // The sort keys in order: views first, the path only breaks ties.
-      expect(Object.keys(server.sent()[0]!.command.pipeline[2].$sort)).toEqual(['views', 'path']);
+      expect(shape(sentTo('aggregate members')[0]!)).toEqual(
+        membersByValue({
+          site_id: SITE,
+          grain: 1,
+          dim: PAGE,
+          scope: '',
+          bucket: { $gte: D - 6, $lt: D + 1 },
+          refs: { $gt: 0 },
+          value_hash: { $in: [sha256('/a'), sha256('/b')] },
+        }),
+      );
+    });
+
+    it('realtime: recent visits by their last event, page views of 30 minutes by the spec index', async () => {
+      const since = NOW - 5 * MIN;
+      const pvSince = NOW - 30 * MIN;
+      cursorOnce('aggregate', 'events', [{ pageviews: 4 }]);
+      server.replyOnce((c) => (c.command.aggregate === 'visits' && c.command.pipeline.length === 3 && c.command.pipeline[2].$count ? cursorReply(c, [{ visitors: 3 }]) : undefined));
+      server.replyOnce((c) =>
+        c.command.aggregate === 'visits' && c.command.pipeline.length === 3 && c.command.pipeline[2].$group
+          ? cursorReply(c, [
+              { _id: '/a', visitors: 1 },
+              { _id: '/b', visitors: 2 },
+              { _id: '/$c', visitors: 1 },
+            ])
+          : undefined,
+      );
+      expect(await store.realtime(SITE, { since, pageviewsSince: pvSince, limit: 2 })).toEqual({
+        visitors: 3,
+        pageviews: 4,
+        pages: [
+          { value: '/b', visitors: 2 },
+          { value: '/$c', visitors: 1 },
+        ],
+      });
+      const sent = server.sent().map(shape);
+      expect(sent).toHaveLength(3);
+      expect(sent).toContainEqual({
+        aggregate: 'visits',
+        pipeline: [{ $match: { site_id: SITE, last_ms: { $gte: since } } }, { $group: { _id: '$visitor' } }, { $count: 'visitors' }],
+        cursor: {},
+        $db: DB,
+      });
+      expect(sent).toContainEqual({
+        aggregate: 'events',
+        pipeline: [{ $match: { site_id: SITE, timestamp: { $gte: new Date(pvSince) }, is_pageview: true } }, { $count: 'pageviews' }],
+        hint: { site_id: 1, timestamp: -1 },
+        cursor: {},
+        $db: DB,
+      });
+      expect(sent).toContainEqual({
+        aggregate: 'visits',
+        pipeline: [
+          { $match: { site_id: SITE, last_ms: { $gte: since }, exit: { $ne: '' } } },
+          { $group: { _id: { exit: '$exit', visitor: '$visitor' } } },
+          { $group: { _id: '$_id.exit', visitors: { $sum: 1 } } },
+        ],
+        cursor: {},
+        $db: DB,
+      });
     });
 
     it('countEvents counts raw events of the site', async () => {
@@ -620,38 +1237,77 @@ describe('MongoDB store: commands sent to the server', () => {
     });
   });
 
-  describe('maintenance', () => {
-    it('deleteEventsBefore deletes raw events per site by timestamp and sums the counts', async () => {
-      const cutoff = Date.parse('2024-06-08T00:00:00Z');
-      cursorOnce('find', 'sites', [{ _id: 'site-a' }, { _id: 'site-b' }]);
-      server.replyOnce((c) => (c.name === 'delete' ? { ok: 1, n: 3 } : undefined));
-      server.replyOnce((c) => (c.name === 'delete' ? { ok: 1, n: 0 } : undefined));
-      expect(await store.deleteEventsBefore(cutoff)).toBe(3);
-      const del = (site_id: string) => ({
-        delete: 'events',
-        ordered: true,
-        deletes: [{ q: { site_id, timestamp: { $lt: new Date(cutoff) } }, limit: 0 }],
-        $db: DB,
-      });
-      expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB }, del('site-a'), del('site-b')]);
+  describe('salts', () => {
+    it('ensureSalt inserts the salt unless the date has one, and returns the stored one, in one command', async () => {
+      server.replyOnce((c) => (c.name === 'findAndModify' ? { ok: 1, value: { salt: 'first' }, lastErrorObject: { n: 1, updatedExisting: true } } : undefined));
+      expect(await store.ensureSalt('2024-06-15', 'second', NOW)).toBe('first');
+      expect(server.sent().map(shape)).toEqual([
+        {
+          findAndModify: 'salts',
+          query: { _id: '2024-06-15' },
+          remove: false,
+          update: { $setOnInsert: { salt: 'second', created_at: AT } },
+          new: true,
+          upsert: true,
+          fields: { _id: 0, salt: 1 },
+          $db: DB,
+        },
+      ]);
     });
 
-    it('createPlaceholders upserts zero daily_stats only where missing ($setOnInsert only)', async () => {
-      server.replyOnce((c) => (c.command.update === 'daily_stats' ? updateReply(c.command.updates, (i) => i === 1) : undefined));
+    it('listSalts reads them by date; deleteSaltsBefore deletes older dates', async () => {
+      cursorOnce('find', 'salts', [
+        { _id: '2024-06-15', salt: 's1', created_at: AT },
+        { _id: '2024-06-16', salt: 's2', created_at: AT },
+      ]);
+      expect(await store.listSalts()).toEqual([
+        { day: '2024-06-15', salt: 's1' },
+        { day: '2024-06-16', salt: 's2' },
+      ]);
+      server.replyOnce((c) => (c.name === 'delete' ? { ok: 1, n: 1 } : undefined));
+      expect(await store.deleteSaltsBefore('2024-06-16')).toBe(1);
+      expect(server.sent().map(shape)).toEqual([
+        { find: 'salts', filter: {}, sort: { _id: 1 }, $db: DB },
+        { delete: 'salts', ordered: true, deletes: [{ q: { _id: { $lt: '2024-06-16' } }, limit: 0 }], $db: DB },
+      ]);
+    });
+  });
+
+  describe('maintenance', () => {
+    it('deleteEventsBefore deletes per site raw and ignored events, old visits and past hashed visitors', async () => {
+      const cutoff = Date.parse('2024-06-08T00:00:00Z');
+      const beforeDay = dayNumber('2024-06-07');
+      cursorOnce('find', 'sites', [{ _id: 'site-a' }, { _id: 'site-b' }]);
+      server.replyOnce((c) => (c.command.delete === 'events' ? { ok: 1, n: 3 } : undefined));
+      server.replyOnce((c) => (c.command.delete === 'ignored_events' ? { ok: 1, n: 5 } : undefined));
+      server.replyOnce((c) => (c.command.delete === 'events' ? { ok: 1, n: 1 } : undefined));
+      expect(await store.deleteEventsBefore(cutoff, beforeDay)).toBe(4);
+      const del = (collection: string, q: Document) => ({ delete: collection, ordered: true, deletes: [{ q, limit: 0 }], $db: DB });
+      const perSite = (site_id: string) => [
+        del('events', { site_id, timestamp: { $lt: new Date(cutoff) } }),
+        del('ignored_events', { site_id, timestamp: { $lt: new Date(cutoff) } }),
+        del('visits', { site_id, last_ms: { $lt: cutoff } }),
+        del('visitors', { site_id, day: { $lt: beforeDay } }),
+      ];
+      expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB }, ...perSite('site-a'), ...perSite('site-b')]);
+      // Rollups and members are kept.
+      expect(server.sent().map(target).filter((t) => /rollups|members/.test(t))).toEqual([]);
+    });
+
+    it('createPlaceholders upserts zero daily totals only where missing ($setOnInsert only)', async () => {
+      server.replyOnce((c) => (c.command.update === 'rollups' ? updateReply(c.command.updates, (i) => i === 1) : undefined));
       const rows = [
         { site_id: SITE, day: '2024-06-15' },
         { site_id: SITE, day: '2024-06-16' },
       ];
       expect(await store.createPlaceholders(rows, NOW)).toBe(1);
       expect(await store.createPlaceholders([], NOW)).toBe(0);
-      const zero = (date: string) => ({
-        q: { site_id: SITE, date },
-        u: { $setOnInsert: { total_views: 0, unique_users: 0, created_at: AT, updated_at: AT } },
+      const zero = (bucket: number) => ({
+        q: { site_id: SITE, grain: 1, dim: TOTAL, scope: '', bucket, value_hash: '' },
+        u: { $setOnInsert: { value: '', pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, duration_ms: 0, revision: 0 } },
         upsert: true,
       });
-      expect(server.sent().map(shape)).toEqual([
-        { update: 'daily_stats', ordered: false, updates: [zero('2024-06-15'), zero('2024-06-16')], $db: DB },
-      ]);
+      expect(server.sent().map(shape)).toEqual([{ update: 'rollups', ordered: false, updates: [zero(D), zero(D + 1)], $db: DB }]);
       // Not in a transaction: a retryable write of its own.
       expect(server.sent()[0]!.command).not.toHaveProperty('startTransaction');
     });
