@@ -335,7 +335,9 @@ describe('MongoDB store: commands sent to the server', () => {
         'update schema_migrations',
         'find schema_migrations',
         'listCollections 1',
+        'update schema_migrations',
         'update events',
+        'update schema_migrations',
         'create daily_stats',
         'update schema_migrations',
         'delete schema_migrations',
@@ -353,15 +355,19 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(lock.u.$set.expires_at.getTime() - lock.q.expires_at.$lt.getTime()).toBe(60_000);
       expect(shape(sent[9]!)).toEqual(markerFind);
       expect(shape(sent[10]!)).toEqual(listV1);
-      expect(shape(sent[11]!)).toEqual(completeEvents);
-      expect(shape(sent[12]!)).toEqual(createView);
-      expect(shape(sent[13]!)).toEqual({
+      // The lock is renewed by its owner before each long step.
+      const renew = { update: 'schema_migrations', ordered: true, updates: [{ q: { _id: 'lock', owner }, u: { $set: { expires_at: expect.any(Date) } } }], $db: DB };
+      expect(shape(sent[11]!)).toEqual(renew);
+      expect(shape(sent[12]!)).toEqual(completeEvents);
+      expect(shape(sent[13]!)).toEqual(renew);
+      expect(shape(sent[14]!)).toEqual(createView);
+      expect(shape(sent[15]!)).toEqual({
         update: 'schema_migrations',
         ordered: true,
         updates: [{ q: { _id: 2 }, u: { $setOnInsert: { applied_at: expect.any(Date) } }, upsert: true }],
         $db: DB,
       });
-      expect(shape(sent[14]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
+      expect(shape(sent[16]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
       // Key order is part of an index: site_id first, then what reads fix, then the bucket range.
       const keys = sent.slice(0, 7).flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
       expect(keys).toEqual([
@@ -421,7 +427,9 @@ describe('MongoDB store: commands sent to the server', () => {
         ...copy('hourly_paths', 'rollups'),
         ...copy('daily_visitors', 'members'),
         ...copy('hourly_visitors', 'members'),
+        'update schema_migrations',
         'update events',
+        'update schema_migrations',
         ...V1.map((name) => `drop ${name}`),
         'create daily_stats',
         'update schema_migrations',
@@ -453,9 +461,9 @@ describe('MongoDB store: commands sent to the server', () => {
         { update: 'members', ordered: false, updates: [memberSet(1, D, 'u:a.b'), memberSet(1, D, 'u:$x')], $db: DB },
         { update: 'members', ordered: false, updates: [memberSet(2, H12, 'u:a.b')], $db: DB },
       ]);
-      // The lock is renewed after every chunk, by its owner only.
+      // The lock is renewed after every chunk and before each long step, by its owner only.
       const renewals = sentTo('update schema_migrations').slice(1, -1);
-      expect(renewals).toHaveLength(6);
+      expect(renewals).toHaveLength(8);
       for (const r of renewals) expect(shape(r).updates).toEqual([{ q: { _id: 'lock', owner }, u: { $set: { expires_at: expect.any(Date) } } }]);
       for (const name of V1) expect(shape(sentTo(`drop ${name}`)[0]!)).toEqual({ drop: name, $db: DB });
       expect(shape(sentTo('create daily_stats')[0]!)).toEqual(createView);
@@ -474,8 +482,10 @@ describe('MongoDB store: commands sent to the server', () => {
       );
       await store.migrate();
       expect(server.sent().map(target).slice(11)).toEqual([
-        'find hourly_paths',
+        'find hourly_paths', // empty: nothing to copy
+        'update schema_migrations',
         'update events',
+        'update schema_migrations',
         'drop hourly_paths',
         'update schema_migrations',
         'delete schema_migrations',
@@ -588,10 +598,20 @@ describe('MongoDB store: commands sent to the server', () => {
       pageviews,
       events,
     });
-    const refsFind = (grain: number, buckets: number[], visitors: string[]) => ({
+    /** Reference counts before the write: one branch per bucket, with that bucket's visitors. */
+    const refsFind = (...branches: [number, number, string[]][]) => ({
       find: 'members',
-      filter: { site_id: SITE, grain, dim: { $in: [...VISIT_DIMS, ENTRY, EXIT] }, scope: { $in: [''] }, bucket: { $in: buckets }, visitor: { $in: visitors } },
-      projection: { _id: 0, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 },
+      filter: {
+        $or: branches.map(([grain, bucket, visitors]) => ({
+          site_id: SITE,
+          grain,
+          dim: { $in: [...VISIT_DIMS, ENTRY, EXIT] },
+          scope: { $in: [''] },
+          bucket,
+          visitor: { $in: visitors },
+        })),
+      },
+      projection: { _id: 0, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 },
       $db: DB,
     });
     const TXN = [
@@ -599,7 +619,6 @@ describe('MongoDB store: commands sent to the server', () => {
       'insert events',
       'update visitors',
       'find visits',
-      'find members',
       'find members',
       'update members',
       'update rollups',
@@ -611,7 +630,7 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(await store.applyEvents([e1, e2, e3, e1], OPTS)).toEqual({ applied: 3, duplicates: 1 });
       const sent = server.sent();
       expect(sent.map(target)).toEqual(TXN);
-      const [findEvents, insertEvents, lock, findVisits, refs1, refs2, members, rollups, visits, commit] = sent.map(shape);
+      const [findEvents, insertEvents, lock, findVisits, refs, members, rollups, visits, commit] = sent.map(shape);
 
       expect(findEvents).toEqual({ find: 'events', filter: { _id: { $in: ['e1', 'e2', 'e3'] } }, projection: { _id: 1 }, batchSize: 3, $db: DB });
       expect(insertEvents).toEqual({
@@ -634,9 +653,8 @@ describe('MongoDB store: commands sent to the server', () => {
         projection: { _id: 0, site_id: 0 },
         $db: DB,
       });
-      // Reference counts before the write, per grain, of the batch's visitors in the buckets touched.
-      expect(refs1).toEqual(refsFind(1, [D], [V1, V2]));
-      expect(refs2).toEqual(refsFind(2, [H12, H13], [V1, V2]));
+      // Reference counts before the write, of each bucket's visitors only.
+      expect(refs).toEqual(refsFind([1, D, [V1, V2]], [2, H12, [V1]], [2, H13, [V2]]));
 
       // Members: insert-if-absent for event-level values, +1 for each visit's dimensions, entry and exit.
       const perVisit = (grain: number, bucket: number, visitor: string, page: string) => [
@@ -735,11 +753,11 @@ describe('MongoDB store: commands sent to the server', () => {
       for (const c of sent.slice(0, -1)) expect(c.command).not.toHaveProperty('writeConcern');
       // Big arrays travel as OP_MSG document sequences, as the driver sends them.
       expect(Object.keys(sent[1]!.sequences)).toEqual(['documents']);
-      expect(Object.keys(sent[6]!.sequences)).toEqual(['updates']);
+      expect(Object.keys(sent[5]!.sequences)).toEqual(['updates']);
       // And the driver's command monitoring reports the same documents.
       const monitored = started.filter((e) => e.commandName !== 'hello');
       expect(monitored[1]!.command.documents).toEqual(sent[1]!.command.documents);
-      expect(monitored[7]!.command.updates).toEqual(sent[7]!.command.updates);
+      expect(monitored[6]!.command.updates).toEqual(sent[6]!.command.updates);
     });
 
     it('merges an event into the stored visit it falls in: gives the old one back, adds the new one', async () => {
@@ -748,11 +766,11 @@ describe('MongoDB store: commands sent to the server', () => {
       const { site_id: _s, ...storedFields } = stored;
       cursorOnce('find', 'visits', [storedFields]);
       // Its exit page /old is referenced once in both grains; u1 was a member of the totals already.
-      server.reply((c) =>
-        c.command.find === 'members'
-          ? cursorReply(c, [{ dim: EXIT, scope: '', bucket: c.command.filter.grain === 1 ? D : H12, visitor: V1, value_hash: sha256('/old'), refs: 1 }])
-          : undefined,
-      );
+      cursorOnce('find', 'members', [
+        { grain: 1, dim: EXIT, scope: '', bucket: D, visitor: V1, value_hash: sha256('/old'), refs: 1 },
+        { grain: 2, dim: EXIT, scope: '', bucket: H12, visitor: V1, value_hash: sha256('/old'), refs: 1 },
+        { grain: 2, dim: ENTRY, scope: '', bucket: H12, visitor: V1, value_hash: sha256('/old'), refs: 1 }, // not an op of this batch
+      ]);
       server.replyOnce((c) =>
         c.command.update === 'members' ? updateReply(c.command.updates, (i) => c.command.updates[i].q.dim === PAGE) : undefined,
       );
@@ -811,6 +829,21 @@ describe('MongoDB store: commands sent to the server', () => {
         { q: { site_id: SITE, visitor: V1, start_ms: NOW - 40 * MIN }, u: visitDoc(V1, NOW - 40 * MIN, NOW, ['/a', NOW - 40 * MIN], ['/b', NOW], 3, 0), upsert: true },
       ]);
       expect(server.sent().map(target).slice(-3)).toEqual(['delete visits', 'update visits', 'commitTransaction 1']);
+    });
+
+    it('reads reference counts of a large batch in branches of at most 1,000 visitors', async () => {
+      const many = Array.from({ length: 1500 }, (_, i) => ev(`m${i}`, { at: NOW, path: '/', user_id: `v${String(i).padStart(4, '0')}` }));
+      expect((await store.applyEvents(many, OPTS)).applied).toBe(1500);
+      const [refs] = sentTo('find members');
+      const branches = refs!.command.filter.$or as Document[];
+      expect(branches.map((b) => [b.grain, b.bucket, b.visitor.$in.length])).toEqual([
+        [1, D, 1000],
+        [1, D, 500],
+        [2, H12, 1000],
+        [2, H12, 500],
+      ]);
+      expect(new Set(branches.flatMap((b) => b.visitor.$in)).size).toBe(1500);
+      expect(sentTo('find members')).toHaveLength(1);
     });
 
     it('keeps the salt date of a hashed visitor on its lock document', async () => {
@@ -948,7 +981,7 @@ describe('MongoDB store: commands sent to the server', () => {
       const allowed = new Set([
         ...['find', 'filter', 'projection', 'batchSize', 'insert', 'ordered', 'documents', 'update', 'updates', 'q', 'u', 'upsert', 'delete', 'deletes', 'limit'],
         ...['commitTransaction', 'writeConcern', 'w', 'wtimeout', 'lsid', 'id', 'txnNumber', 'autocommit', 'startTransaction', 'readConcern', 'level', '$db'],
-        ...['$in', '$gt', '$lt', '$inc', '$setOnInsert'],
+        ...['$in', '$gt', '$lt', '$or', '$inc', '$setOnInsert'],
         ...['_id', 'site_id', 'event_type', 'path', 'user_id', 'visitor', 'is_pageview', 'timestamp', 'received_at', 'processed_at', 'props', 'key', 'value', 'dims'],
         ...['source', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'browser', 'os', 'device', 'country', 'language', 'screen'],
         ...['batches', 'day', 'grain', 'dim', 'scope', 'bucket', 'value_hash', 'refs'],

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { AnyBulkWriteOperation, Collection, Db, Document } from 'mongodb';
 import { dayNumber } from '../../core/time.js';
 import { givenVisitor } from '../../core/visitor.js';
-import { createIndexes, type Collections, type MemberDoc, type RollupDoc, type SchemaMigrationDoc } from './schema.js';
+import { createIndexes, NONE, type Collections, type MemberDoc, type RollupDoc, type SchemaMigrationDoc } from './schema.js';
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = 2;
@@ -40,7 +40,7 @@ const DEFAULT_TIMING: MigrationTiming = { lockTtlMs: 60_000, pollMs: 500 };
 
 /** The view that shows the daily totals as the spec's `daily_stats` documents. */
 export const DAILY_STATS_VIEW: Document[] = [
-  { $match: { grain: DAY, dim: TOTAL, scope: '', value_hash: '' } },
+  { $match: { grain: DAY, dim: TOTAL, scope: NONE, value_hash: NONE } },
   {
     $project: {
       site_id: 1,
@@ -56,11 +56,15 @@ export async function migrate(db: Db, c: Collections, timing: MigrationTiming = 
   if (await isApplied(c)) return;
   const lock = new MigrationLock(c.schemaMigrations, timing);
   if (!(await lock.acquireOrWait(() => isApplied(c)))) return; // another process migrated meanwhile
+  // Renewed by a timer too, so that one long step (the raw events' update) cannot outlast the lock.
+  const heartbeat = setInterval(() => void lock.renew().catch(() => {}), Math.max(1, Math.floor(timing.lockTtlMs / 3)));
+  heartbeat.unref();
   try {
     if (await isApplied(c)) return;
     await migrateFromVersion1(db, c, () => lock.renew());
     await c.schemaMigrations.updateOne({ _id: SCHEMA_VERSION }, { $setOnInsert: { applied_at: new Date() } }, { upsert: true });
   } finally {
+    clearInterval(heartbeat);
     await lock.release();
   }
 }
@@ -118,8 +122,8 @@ class MigrationLock {
 
 /** The version-1 collections and how each document of theirs becomes a version-2 write. */
 const VERSION_1: { name: string; into: 'rollups' | 'members'; write: (d: Document) => AnyBulkWriteOperation<Document> }[] = [
-  { name: 'daily_stats', into: 'rollups', write: (d) => setRollup(d, DAY, dayNumber(d.date), TOTAL, '', '', { pageviews: d.total_views, visitors: d.unique_users }) },
-  { name: 'hourly_stats', into: 'rollups', write: (d) => setRollup(d, HOUR, Number(d.hour), TOTAL, '', '', { pageviews: d.total_views, visitors: d.unique_users }) },
+  { name: 'daily_stats', into: 'rollups', write: (d) => setRollup(d, DAY, dayNumber(d.date), TOTAL, NONE, NONE, { pageviews: d.total_views, visitors: d.unique_users }) },
+  { name: 'hourly_stats', into: 'rollups', write: (d) => setRollup(d, HOUR, Number(d.hour), TOTAL, NONE, NONE, { pageviews: d.total_views, visitors: d.unique_users }) },
   { name: 'daily_paths', into: 'rollups', write: (d) => setRollup(d, DAY, dayNumber(d.date), PAGE, d.path_hash, d.path, { pageviews: d.views, visitors: 0 }) },
   { name: 'hourly_paths', into: 'rollups', write: (d) => setRollup(d, HOUR, Number(d.hour), PAGE, d.path_hash, d.path, { pageviews: d.views, visitors: 0 }) },
   { name: 'daily_visitors', into: 'members', write: (d) => setMember(d, DAY, dayNumber(d.date)) },
@@ -142,14 +146,14 @@ function setRollup(d: Document, grain: number, bucket: number, dim: number, hash
     duration_ms: 0,
     revision: 1,
   };
-  return { updateOne: { filter: { site_id: d.site_id, grain, dim, scope: '', bucket, value_hash: hash }, update: { $set: set }, upsert: true } };
+  return { updateOne: { filter: { site_id: d.site_id, grain, dim, scope: NONE, bucket, value_hash: hash }, update: { $set: set }, upsert: true } };
 }
 
 function setMember(d: Document, grain: number, bucket: number): AnyBulkWriteOperation<Document> {
   const set: Pick<MemberDoc, 'refs'> = { refs: 1 };
   return {
     updateOne: {
-      filter: { site_id: d.site_id, grain, dim: TOTAL, scope: '', bucket, visitor: givenVisitor(String(d.user_id)), value_hash: '' },
+      filter: { site_id: d.site_id, grain, dim: TOTAL, scope: NONE, bucket, visitor: givenVisitor(String(d.user_id)), value_hash: NONE },
       update: { $set: set },
       upsert: true,
     },
@@ -188,10 +192,12 @@ async function migrateFromVersion1(db: Db, c: Collections, renew: () => Promise<
 
   // Raw events of version 1: their visitor and whether they are page views (realtime reads it).
   // ASCII case folding is exact here: no other character lower-cases to a letter of "pageview".
+  await renew();
   await c.events.updateMany({ is_pageview: { $exists: false } }, [
     { $set: { visitor: { $concat: ['u:', '$user_id'] }, is_pageview: { $eq: [{ $toLower: '$event_type' }, 'pageview'] } } },
   ]);
 
+  await renew();
   for (const v of VERSION_1) if (isCollection(v.name)) await db.dropCollection(v.name);
   if (existing.get('daily_stats') !== 'view') await db.createCollection('daily_stats', { viewOn: c.rollups.collectionName, pipeline: DAILY_STATS_VIEW });
 }

@@ -6,8 +6,7 @@
 import type { Document } from 'mongodb';
 import { IGNORED, TOTAL, scopeOf } from '../../core/dimensions.js';
 import type { BreakdownQuery, BreakdownRow, BucketCounts, Counts, Period, Realtime, Summary } from '../port.js';
-import type { Collections } from './schema.js';
-import { NONE } from './write.js';
+import { NONE, type Collections } from './schema.js';
 
 const zero = (): Counts => ({ pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 });
 

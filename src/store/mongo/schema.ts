@@ -4,11 +4,14 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import { pathHash } from '../path-hash.js';
 
+/** "No value" in plans, rollups, members and visits. */
+export const NONE = '';
+
 /**
  * A unique key cannot hold a 2,000-character path (or any long value) comfortably: keys match a
  * value by its SHA-256, and the value itself is stored next to it. "No value" is '' and keeps ''.
  */
-export const valueHash = (value: string): string => (value === '' ? '' : pathHash(value));
+export const valueHash = (value: string): string => (value === NONE ? NONE : pathHash(value));
 
 export interface SiteDoc {
   /** The site id: `_id` makes a second site with the same id a duplicate-key error. */

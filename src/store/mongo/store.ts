@@ -22,8 +22,8 @@ import {
 import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
 import { migrate, type MigrationTiming } from './migrate.js';
 import { MongoReader } from './read.js';
-import { collections, type Collections, type RollupDoc, type SiteDoc } from './schema.js';
-import { isDuplicateKey, MongoWriter, NONE } from './write.js';
+import { collections, NONE, type Collections, type RollupDoc, type SiteDoc } from './schema.js';
+import { isDuplicateKey, MongoWriter } from './write.js';
 
 export interface MongoStoreOptions {
   /** Overrides the database named in the URI (tests use one database per run). */

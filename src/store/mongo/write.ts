@@ -11,6 +11,7 @@ import { visitorKind } from '../../core/visitor.js';
 import type { ApplyOptions, ApplyResult, PreparedEvent } from '../port.js';
 import {
   DERIVED_FIELDS,
+  NONE,
   valueHash,
   type Collections,
   type EventDoc,
@@ -21,11 +22,11 @@ import {
   type VisitorDoc,
 } from './schema.js';
 
-/** "No value" in plans, rollups, members and visits. */
-export const NONE = '';
-
 /** Ids per `find` with `$in`: keeps each command far below the 16 MB document limit. */
 const IN_CHUNK = 10_000;
+/** Reference-count reads: visitors per `$or` branch, branches per `find`. */
+const REFS_VISITORS = 1_000;
+const REFS_BRANCHES = 100;
 
 // Snapshot reads make the "already stored?" check, the visits read and the writes one consistent
 // view; majority commit means an applied batch survives a failover, so the queue may forget the job.
@@ -187,28 +188,45 @@ export class MongoWriter {
   }
 
   /**
-   * The stored reference counts of these ops, per grain: the batch's visitors' member documents
-   * in the buckets and dimensions the ops touch (a superset of them, found by the index's prefix up
-   * to the visitor), matched to the ops by key. An absent document counts 0.
+   * The stored reference counts of these ops: one `$or` branch per bucket, holding the visitors and
+   * dimensions of that bucket's ops, so each branch is a tight range of the unique index (the
+   * visitor comes before the value). It finds a superset of the ops' documents, matched by key; an
+   * absent document counts 0.
    */
   private async readRefs(s: ClientSession, siteId: string, ops: MemberOp<string>[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    const grains = [...new Set(ops.map((m) => m.counter.grain))].sort((a, b) => a - b);
-    for (const grain of grains) {
-      const of = ops.filter((m) => m.counter.grain === grain);
-      const dims = [...new Set(of.map((m) => m.counter.dim))].sort((a, b) => a - b);
-      const scopes = [...new Set(of.map((m) => m.counter.scope))].sort(byString);
-      const buckets = [...new Set(of.map((m) => m.counter.bucket))].sort((a, b) => a - b);
-      const visitors = [...new Set(of.map((m) => m.visitor))].sort(byString);
-      for (let i = 0; i < visitors.length; i += IN_CHUNK) {
-        const docs = await this.c.members
-          .find(
-            { site_id: siteId, grain, dim: { $in: dims }, scope: { $in: scopes }, bucket: { $in: buckets }, visitor: { $in: visitors.slice(i, i + IN_CHUNK) } },
-            { session: s, projection: { _id: 0, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 } },
-          )
-          .toArray();
-        for (const d of docs) out.set(keyOf(grain, Number(d.bucket), d.dim, d.scope, d.value_hash, d.visitor), Number(d.refs));
+    const buckets = new Map<string, { grain: number; bucket: number; dims: Set<number>; scopes: Set<string>; visitors: Set<string> }>();
+    for (const m of ops) {
+      const k = `${m.counter.grain}|${m.counter.bucket}`;
+      let b = buckets.get(k);
+      if (!b) buckets.set(k, (b = { grain: m.counter.grain, bucket: m.counter.bucket, dims: new Set(), scopes: new Set(), visitors: new Set() }));
+      b.dims.add(m.counter.dim);
+      b.scopes.add(m.counter.scope);
+      b.visitors.add(m.visitor);
+    }
+    const branches: Filter<MemberDoc>[] = [];
+    const ordered = [...buckets.values()].sort((a, b) => a.grain - b.grain || a.bucket - b.bucket);
+    for (const b of ordered) {
+      const visitors = [...b.visitors].sort(byString);
+      for (let i = 0; i < visitors.length; i += REFS_VISITORS) {
+        branches.push({
+          site_id: siteId,
+          grain: b.grain,
+          dim: { $in: [...b.dims].sort((x, y) => x - y) },
+          scope: { $in: [...b.scopes].sort(byString) },
+          bucket: b.bucket,
+          visitor: { $in: visitors.slice(i, i + REFS_VISITORS) },
+        });
       }
+    }
+    for (let i = 0; i < branches.length; i += REFS_BRANCHES) {
+      const docs = await this.c.members
+        .find(
+          { $or: branches.slice(i, i + REFS_BRANCHES) },
+          { session: s, projection: { _id: 0, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 } },
+        )
+        .toArray();
+      for (const d of docs) out.set(keyOf(Number(d.grain), Number(d.bucket), d.dim, d.scope, d.value_hash, d.visitor), Number(d.refs));
     }
     return out;
   }
