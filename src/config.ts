@@ -64,6 +64,9 @@ const schema = z.object({
   // Access.
   ADMIN_TOKEN: optionalString,
 
+  // Tracker: a second path for /script.js, since ad-blockers block well-known names.
+  TRACKER_SCRIPT_PATH: optionalString,
+
   // Worker.
   RUN_WORKER: optionalBool,
   WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
@@ -116,6 +119,10 @@ export interface Config {
     corsOrigin: string;
   };
   adminToken: string | undefined;
+  tracker: {
+    /** A second path, besides /script.js, that serves the tracker script. */
+    scriptPath: string | undefined;
+  };
   worker: {
     /** Whether `npm start` runs a worker next to the API (default: only in embedded mode). */
     inProcess: boolean;
@@ -183,6 +190,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigin: e.CORS_ORIGIN,
     },
     adminToken: e.ADMIN_TOKEN,
+    tracker: { scriptPath: trackerScriptPath(e.TRACKER_SCRIPT_PATH) },
     worker: {
       inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
       flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
@@ -192,6 +200,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.RETENTION_DAYS,
     cronSchedule: e.CRON_SCHEDULE,
   };
+}
+
+/** A URL path of plain segments ending in `.js`, outside `/api/` (route parameters and wildcards refused). */
+function trackerScriptPath(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(value) || !value.endsWith('.js') || /\/\.\.?(\/|$)/.test(value)) {
+    throw new ConfigError(`TRACKER_SCRIPT_PATH must be a path such as /js/app.js: it starts with /, ends with .js, and has only letters, digits and . _ ~ - between slashes (got "${value}")`);
+  }
+  if (/^\/api\//i.test(value)) throw new ConfigError(`TRACKER_SCRIPT_PATH must not be under /api/ (got "${value}")`);
+  return value;
 }
 
 /** Loads `.env` from the working directory when present (the spec's `cp .env.example .env`). */

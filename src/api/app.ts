@@ -11,6 +11,7 @@ import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
+import { trackerRoutes } from './routes/tracker.js';
 
 export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: Redis }): Promise<FastifyInstance> {
   const { config } = ctx;
@@ -59,5 +60,6 @@ export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: 
   statsRoutes(app, ctx);
   siteRoutes(app, ctx, limit);
   healthRoutes(app, ctx);
+  trackerRoutes(app, ctx);
   return app;
 }

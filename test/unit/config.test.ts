@@ -42,4 +42,15 @@ describe('configuration', () => {
   it('turns the rate limit off with RATE_LIMIT_MAX=0', () => {
     expect(loadConfig({ RATE_LIMIT_MAX: '0' }).ingest.rateLimit.max).toBe(0);
   });
+
+  it('takes a second tracker path: /…/….js, outside /api/, plain segments only', () => {
+    expect(loadConfig({}).tracker.scriptPath).toBeUndefined();
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '' }).tracker.scriptPath).toBeUndefined();
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/js/app.js' }).tracker.scriptPath).toBe('/js/app.js');
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/a.b-c_d~e.js' }).tracker.scriptPath).toBe('/a.b-c_d~e.js');
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/api.js' }).tracker.scriptPath).toBe('/api.js');
+    for (const bad of ['js/app.js', '/js/app', '/js/app.mjs', '/api/t.js', '/API/t.js', '/:id.js', '/*.js', '/a//b.js', '/../x.js', '/a/./b.js', '/a b.js', '/a.js?x=1', '/a.js#x', '/.js/']) {
+      expect(() => loadConfig({ TRACKER_SCRIPT_PATH: bad }), bad).toThrow(/TRACKER_SCRIPT_PATH/);
+    }
+  });
 });
