@@ -19,6 +19,9 @@ import { until } from './helpers/wait.js';
  */
 const INGESTION_V2 = false;
 
+// Browser globals of the page.evaluate callbacks: this file is type-checked without the DOM library.
+declare const window: any, document: any, history: any, location: any, localStorage: any, sessionStorage: any;
+
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium) {
@@ -187,7 +190,7 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
     await page.evaluate(() => (location.hash = '#faq'));
     await page.click('#same');
     expect(page.url()).toBe(`${site}/pricing#top`);
-    await page.evaluate(() => (window as unknown as { wa: { track: (n: string, p: object) => void } }).wa.track('signup', { plan: 'pro', seats: 3 }));
+    await page.evaluate(() => window.wa.track('signup', { plan: 'pro', seats: 3 }));
     await seen.count(6);
     // Nothing written in the browser by the script (the API sets no cookie either).
     expect(await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length])).toEqual(['', 0, 0]);
@@ -275,7 +278,7 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
     await page.evaluate(() => history.replaceState({ same: true }, '', location.href));
     // No data-outbound: a click on a link to another host sends nothing.
     await page.click('#out');
-    await page.evaluate(() => (window as unknown as { wa: { track: (n: string) => void } }).wa.track('done'));
+    await page.evaluate(() => window.wa.track('done'));
     const sent = await seen.count(4);
 
     const common = { site_id: b.site_id, screen_width: 1280, language: 'de-DE' };
@@ -289,7 +292,7 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
       expect(s).toMatchObject({ method: 'POST', url: endpoint(b), resourceType: 'fetch', contentType: 'text/plain;charset=UTF-8', userAgent: USER_AGENT });
     }
     // Each event tried the beacon once, then fetch once.
-    expect(await page.evaluate(() => (window as unknown as { beacons: number }).beacons)).toBe(4);
+    expect(await page.evaluate(() => window.beacons)).toBe(4);
     expect(seen.toApi).toEqual(sent.map(() => 'POST /api/event'));
     expect(seen.preflights).toEqual([]);
 
@@ -309,11 +312,11 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
     await page.evaluate(() => history.pushState({}, '', '/pricing'));
     await page.evaluate(() => (location.hash = '#faq'));
     await page.click('#out');
-    await page.evaluate(() => (window as unknown as { wa: { track: (n: string, p: object) => void } }).wa.track('signup', { plan: 'pro' }));
+    await page.evaluate(() => window.wa.track('signup', { plan: 'pro' }));
     // The owner stops ignoring: the next event goes out, and it is the first one.
     await page.evaluate(() => {
       localStorage.removeItem('wa_ignore');
-      (window as unknown as { wa: { track: (n: string) => void } }).wa.track('sentinel');
+      window.wa.track('sentinel');
     });
     await seen.count(1);
     expect(seen.bodies()).toEqual([{ site_id: c.site_id, event_type: 'sentinel', url: `${site}/pricing#faq`, referrer: REFERRER, screen_width: 1280, language: 'de-DE' }]);
