@@ -43,8 +43,8 @@ interface Wa {
     if (!navigator.sendBeacon?.(endpoint, body)) fetch(endpoint, { method: 'POST', body, keepalive: true }).catch(() => {});
   };
 
-  // A pageview per distinct URL: a replaceState to the same URL, or a fragment change without
-  // data-hash, sends nothing.
+  // Never the same URL twice in a row: a replaceState that keeps the URL, or a fragment change
+  // without data-hash, sends nothing.
   const page = () => {
     const url = here();
     if (url != last) {
