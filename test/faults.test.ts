@@ -10,14 +10,16 @@ import { loadConfig } from '../src/config.js';
 import { uuidv7 } from '../src/core/id.js';
 import { BullmqEventQueue, JOB_NAME } from '../src/queue/bullmq.js';
 import { EmbeddedEventQueue } from '../src/queue/embedded.js';
+import { SqsEventQueue } from '../src/queue/sqs.js';
 import { PrivatePostgres, PrivateRedis } from './helpers/private-servers.js';
 import { REDIS_URL, serviceAvailable } from './helpers/services.js';
+import { TEST_CREDENTIALS } from './helpers/sqs.js';
 import { System, type Mode, type SiteKeys } from './helpers/system.js';
 import { expectedStats, sendEvents, storedUserIds, trafficEvent, type SentEvent } from './helpers/traffic.js';
 import { sleep, until } from './helpers/wait.js';
 
 const redisUp = await serviceAvailable('Redis', REDIS_URL);
-const modes: Mode[] = redisUp ? ['bullmq', 'embedded'] : ['embedded'];
+const modes: Mode[] = redisUp ? ['bullmq', 'embedded', 'sqs'] : ['embedded', 'sqs'];
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,6 +35,10 @@ async function start(mode: Mode, env: Record<string, string>): Promise<System> {
 
 /** Jobs held by workers right now, read from the queue itself. */
 async function activeJobs(sys: System): Promise<number> {
+  if (sys.mode === 'sqs') {
+    // Received and still invisible: held by a worker (or by a dead one until its visibility ends).
+    return sys.sqs!.emulator.inspect(sys.sqs!.queue.name).inflight.filter((m) => m.visibilityDeadline > Date.now()).length;
+  }
   if (sys.mode === 'embedded') {
     const db = new Database(path.join(sys.env.DATA_DIR!, 'analytics.db'), { readonly: true });
     try {
@@ -145,6 +151,17 @@ describe.each(modes)('faults (%s)', (mode) => {
       poisonState = async () => {
         const j = (await producer.queue.getJob(job.id!))!;
         return { state: await j.getState(), attempts: j.attemptsMade, reason: j.failedReason };
+      };
+    } else if (mode === 'sqs') {
+      const producer = new SqsEventQueue(config.sqs!, { clientOptions: { credentials: TEST_CREDENTIALS } });
+      cleanups.push(() => producer.close());
+      await producer.enqueue([poison as never]);
+      // The dead-letter queue holds the message with the reason and the attempts the worker recorded.
+      poisonState = async () => {
+        const { emulator, queue } = sys.sqs!;
+        const dead = emulator.inspect(queue.dlqName).ready.find((m) => m.body.includes('not-a-uuid'));
+        if (!dead) return { state: 'queued', attempts: 0, reason: '' };
+        return { state: 'failed', attempts: Number(dead.messageAttributes.attempts?.StringValue), reason: dead.messageAttributes.failed_reason?.StringValue ?? '' };
       };
     } else {
       const producer = new EmbeddedEventQueue(path.join(sys.env.DATA_DIR!, 'analytics.db'));
