@@ -267,3 +267,30 @@ describe.runIf(redisUp)('faults with private servers', () => {
     console.log(`[fault] PostgreSQL stopped: sent 5000, acknowledged ${phase1.acked.length + phase2.acked.length} (3000 during the outage), failed attempts ${failures}, counted 5000, failed jobs 0`);
   });
 });
+
+describe('faults with SQS', () => {
+  it('SQS refusing the messages: 503 (never a 2xx), then every acknowledged event counted once', async () => {
+    const sys = await start('sqs', { ENQUEUE_TIMEOUT_MS: '2000' });
+    const worker = await sys.startWorker();
+    const { emulator, queue } = sys.sqs!;
+    const site = await sys.createSite('SQS Refusing');
+    const before = await sendEvents(sys, site, Array.from({ length: 300 }, (_, i) => trafficEvent(site, i)));
+    expect(before.acked).toHaveLength(300);
+    await sys.statsWhen(site, '', (d) => d.total_views === 300);
+    // The queue is gone (deleted, or a wrong SQS_QUEUE_URL): SendMessageBatch fails, so nothing is acknowledged.
+    emulator.server.deleteQueue(queue.name);
+    const during = await sendEvents(sys, site, Array.from({ length: 100 }, (_, i) => trafficEvent(site, 300 + i)));
+    expect(during.acked).toHaveLength(0);
+    expect(during.statuses.get(503)).toBe(100);
+    const refused = await sys.sendEvent(site, trafficEvent(site, 999_999).body);
+    expect(refused.json).toMatchObject({ success: false, error: 'Service unavailable' });
+    expect((await sys.request('GET', '/api/health')).status).toBe(503);
+    await worker.waitForLine(/SQS ReceiveMessage failed/);
+    // Back (same URL): the API acknowledges again and the worker, which kept polling, applies.
+    emulator.server.createQueue(queue.name, { attributes: { MaximumMessageSize: '262144' } });
+    const after = await sendEvents(sys, site, Array.from({ length: 300 }, (_, i) => trafficEvent(site, 1000 + i)));
+    expect(after.acked).toHaveLength(300);
+    await expectExact(sys, site, [...before.acked, ...after.acked], 60_000);
+    console.log(`[fault sqs] queue missing: ${during.statuses.get(503)} requests refused with 503, acknowledged ${before.acked.length + after.acked.length}, counted ${before.acked.length + after.acked.length}`);
+  });
+});
