@@ -89,6 +89,8 @@ export class SqsEventConsumer implements EventConsumer {
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private beat: Promise<unknown> | undefined;
+  /** The group being applied, while it is. */
+  private applying: Promise<void> | undefined;
   private deadLetter: Promise<DeadLetter> | undefined;
   /** Messages applied and deleted by this consumer since it started (SQS keeps no history). */
   private completed = 0;
@@ -143,11 +145,18 @@ export class SqsEventConsumer implements EventConsumer {
         return;
       }
       next = this.gather();
-      if (group.length > 0) await this.applyGroup(handler, group);
+      if (group.length === 0) continue;
+      this.applying = this.applyGroup(handler, group);
+      await this.applying;
+      this.applying = undefined;
     }
   }
 
-  /** Up to flushMaxEvents events: carried-over messages, a long poll, then short polls while messages come. */
+  /**
+   * Up to flushMaxEvents events: carried-over messages, a long poll, then short polls while full
+   * answers come — and, while the previous group is still being applied, while anything comes, so the
+   * next transaction takes what arrived meanwhile.
+   */
   private async gather(): Promise<Received[]> {
     const max = this.opts.flushMaxEvents;
     const group: Received[] = [];
@@ -174,8 +183,11 @@ export class SqsEventConsumer implements EventConsumer {
           events += m.events;
         }
       }
-      if (received.length < 10) break; // the queue has nothing more right now
       wait = 0;
+      if (received.length === 10) continue;
+      // The queue has nothing more right now.
+      if (!this.applying || group.length === 0) break;
+      await Promise.race([sleep(50), this.applying]);
     }
     return group;
   }
