@@ -77,9 +77,17 @@ const schema = z.object({
   RETENTION_DAYS: int(7, 1),
   CRON_SCHEDULE: z.string().default('5 0 * * *'),
 
-  // Named by the spec for a future AWS integration; refused at start-up when enabled.
-  AWS_REGION: z.string().default('us-east-1'),
+  // Amazon SQS as the queue (USE_SQS=true). Credentials come from the AWS SDK's own provider chain
+  // (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, ECS/EC2 roles), which the
+  // SDK reads itself; the region and the endpoint are passed from here.
+  AWS_REGION: z.string().min(1).default('us-east-1'),
   USE_SQS: bool(false),
+  SQS_QUEUE_URL: optionalString,
+  SQS_DLQ_URL: optionalString,
+  AWS_ENDPOINT_URL_SQS: optionalString,
+  SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+
+  // Named by the spec for a future AWS integration; refused at start-up when enabled.
   ENABLE_CLOUDWATCH: bool(false),
 });
 
@@ -96,8 +104,10 @@ export interface Config {
     | { kind: 'sqlite'; file: string };
   dataDir: string;
   redis: { url?: string; host?: string; port: number; password?: string } | undefined;
+  /** Set when USE_SQS=true. */
+  sqs: SqsConfig | undefined;
   queue: {
-    kind: 'bullmq' | 'embedded';
+    kind: 'bullmq' | 'embedded' | 'sqs';
     name: string;
     prefix: string;
     concurrency: number;
@@ -134,6 +144,17 @@ export interface Config {
   cronSchedule: string;
 }
 
+export interface SqsConfig {
+  queueUrl: string;
+  /** Where failed messages go (sent there, then deleted); else the queue's redrive policy moves them. */
+  dlqUrl: string | undefined;
+  region: string;
+  /** AWS_ENDPOINT_URL_SQS: an emulator or a VPC endpoint; unset, the SDK uses the region's endpoint. */
+  endpoint: string | undefined;
+  /** Long-poll wait of ReceiveMessage (0–20 s). */
+  waitTimeSeconds: number;
+}
+
 export class ConfigError extends Error {}
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -143,7 +164,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.USE_SQS) throw new ConfigError('USE_SQS=true: the SQS queue is not available in this version; unset it to use BullMQ (REDIS_HOST) or the embedded queue.');
   if (e.ENABLE_CLOUDWATCH) throw new ConfigError('ENABLE_CLOUDWATCH=true: CloudWatch logging is not available in this version; logs go to stdout (LOG_FORMAT=json for log shippers).');
 
   const dataDir = path.resolve(e.DATA_DIR);
@@ -158,7 +178,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const redis = e.REDIS_URL || e.REDIS_HOST
     ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
     : undefined;
-  const queueKind = redis ? 'bullmq' : 'embedded';
+  let sqs: SqsConfig | undefined;
+  if (e.USE_SQS) {
+    if (!e.SQS_QUEUE_URL) throw new ConfigError('USE_SQS=true needs SQS_QUEUE_URL (the queue URL, https://sqs.<region>.amazonaws.com/<account>/<name>)');
+    for (const [name, value] of [['SQS_QUEUE_URL', e.SQS_QUEUE_URL], ['SQS_DLQ_URL', e.SQS_DLQ_URL], ['AWS_ENDPOINT_URL_SQS', e.AWS_ENDPOINT_URL_SQS]] as const) {
+      if (value !== undefined && !/^https?:\/\/[^/\s]+/.test(value)) throw new ConfigError(`${name} must be an http:// or https:// URL`);
+    }
+    if (e.SQS_DLQ_URL === e.SQS_QUEUE_URL) throw new ConfigError('SQS_DLQ_URL must be another queue than SQS_QUEUE_URL');
+    sqs = { queueUrl: e.SQS_QUEUE_URL, dlqUrl: e.SQS_DLQ_URL, region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL_SQS, waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS };
+  }
+  // SQS when asked for; else BullMQ when Redis is configured (with SQS, Redis still holds the rate limits).
+  const queueKind = sqs ? 'sqs' : redis ? 'bullmq' : 'embedded';
 
   return {
     env: e.NODE_ENV,
@@ -168,6 +198,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     store,
     dataDir,
     redis,
+    sqs,
     queue: {
       kind: queueKind,
       name: e.QUEUE_NAME,

@@ -1,4 +1,4 @@
-// `npm start`: the HTTP API. With Redis configured it serves the API alone (workers are their own
+// `npm start`: the HTTP API. With Redis or SQS it serves the API alone (workers are their own
 // processes, `npm run worker:prod`); embedded, it also runs a worker in a thread of this process.
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -7,13 +7,10 @@ import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
-import { BullmqEventQueue } from './queue/bullmq.js';
-import { EmbeddedEventQueue } from './queue/embedded.js';
-import type { EventQueue } from './queue/port.js';
+import { createEventQueue, queueLabel } from './queue/factory.js';
 import { createRedis } from './queue/redis.js';
 import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
-import { embeddedQueueFile } from './worker/run.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -28,12 +25,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
 
-  let queue: EventQueue;
+  const queue = createEventQueue(config);
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
-  if (config.queue.kind === 'bullmq') {
-    queue = new BullmqEventQueue(config.redis!, config.queue);
+  if (config.redis) {
+    // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
     // Rate-limit counters and site announcements share one connection; failures never block a request.
     redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     redis.on('error', () => {});
@@ -49,8 +46,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     announceSite = async (siteId) => {
       await redis!.publish(channel, siteId);
     };
-  } else {
-    queue = new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs);
   }
 
   const ctx: ApiContext = {
@@ -64,7 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
   const app = await buildApp(ctx, { logger, redis });
   const address = await app.listen({ port: config.port, host: config.host });
-  logger.info(`API listening on ${address} (${queue.kind} queue "${config.queue.name}", ${store.kind} store)`);
+  logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
 
   return {
     app,

@@ -36,7 +36,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ QUEUE_CONCURRENCY: '0' })).toThrow(/QUEUE_CONCURRENCY/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
-    expect(() => loadConfig({ USE_SQS: 'true' })).toThrow(/SQS/);
+    expect(() => loadConfig({ USE_SQS: 'true' })).toThrow(/USE_SQS=true needs SQS_QUEUE_URL/);
+    expect(() => loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: 'my-queue' })).toThrow(/SQS_QUEUE_URL must be an http/);
+    expect(() => loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: 'https://q/1/a', SQS_WAIT_TIME_SECONDS: '21' })).toThrow(/SQS_WAIT_TIME_SECONDS/);
+  });
+
+  it('selects SQS with USE_SQS=true, before Redis, with the region and endpoint passed on', () => {
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/analytics';
+    const c = loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: url, AWS_REGION: 'eu-west-1', REDIS_URL: 'redis://r:6379' });
+    expect(c.queue.kind).toBe('sqs');
+    expect(c.sqs).toEqual({ queueUrl: url, dlqUrl: undefined, region: 'eu-west-1', endpoint: undefined, waitTimeSeconds: 20 });
+    expect(c.redis).toBeDefined(); // still used for the shared rate limits
+    expect(c.worker.inProcess).toBe(false);
+    const local = loadConfig({ USE_SQS: '1', SQS_QUEUE_URL: url, SQS_DLQ_URL: `${url}-dlq`, AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', SQS_WAIT_TIME_SECONDS: '0' });
+    expect(local.sqs).toMatchObject({ dlqUrl: `${url}-dlq`, endpoint: 'http://127.0.0.1:4566', waitTimeSeconds: 0, region: 'us-east-1' });
+    expect(loadConfig({ SQS_QUEUE_URL: url }).queue.kind).toBe('embedded'); // only USE_SQS selects it
   });
 
   it('turns the rate limit off with RATE_LIMIT_MAX=0', () => {
