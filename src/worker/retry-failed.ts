@@ -2,7 +2,7 @@
 // 30 s with the defaults), jobs wait in the failed set; this queues them again. Applying is
 // idempotent per event id, so a job that did get applied somewhere still counts once.
 import { loadConfig, loadDotEnv } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, flushLogs } from '../logger.js';
 import { BullmqEventConsumer } from '../queue/bullmq.js';
 import { EmbeddedEventConsumer } from '../queue/embedded.js';
 import { embeddedQueueFile } from './run.js';
@@ -21,5 +21,9 @@ try {
   logger.error({ err }, `Could not retry failed jobs: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await consumer.close(1000);
+  try {
+    await consumer.close(1000);
+  } finally {
+    await flushLogs();
+  }
 }
