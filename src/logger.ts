@@ -34,11 +34,12 @@ export function createLogger(config: Pick<Config, 'log'> & { cloudwatch?: CloudW
   const logger = pino(options, pino.multistream([{ level, stream: stdoutDestination(config) }, { level, stream: shipper }]));
   // To stdout (and to CloudWatch, where it tells the gap): lines lost while CloudWatch was unreachable.
   shipper.onRecovered = ({ dropped, droppedTotal, failedRequests }) => {
-    const cause = failedRequests > 0 ? ` after ${failedRequests} failed request${failedRequests === 1 ? '' : 's'}` : '';
-    logger.warn(
-      { cloudwatch: { dropped, droppedTotal, failedRequests } },
-      `CloudWatch Logs delivering again${cause}: ${dropped} log line${dropped === 1 ? '' : 's'} dropped meanwhile (buffer full; ${droppedTotal} since start)`,
-    );
+    const lines = `${dropped} log line${dropped === 1 ? '' : 's'} dropped`;
+    const msg =
+      failedRequests > 0
+        ? `CloudWatch Logs delivering again after ${failedRequests} failed request${failedRequests === 1 ? '' : 's'}: ${lines} meanwhile (buffer full; ${droppedTotal} since start)`
+        : `CloudWatch Logs slower than the logging: ${lines} (buffer full; ${droppedTotal} since start)`;
+    logger.warn({ cloudwatch: { dropped, droppedTotal, failedRequests } }, msg);
   };
   return logger;
 }

@@ -174,7 +174,7 @@ export class CloudWatchShipper {
     }
     const undelivered = this.buffer.length;
     if (undelivered > 0) {
-      this.reportError(`CloudWatch Logs: ${undelivered} log line${undelivered === 1 ? '' : 's'} not delivered at shutdown (deadline ${timeoutMs} ms; ${this.buffer.dropped} dropped earlier)`);
+      this.reportError(`CloudWatch Logs: ${undelivered} log line${undelivered === 1 ? '' : 's'} not delivered at shutdown (deadline ${timeoutMs} ms; ${this.buffer.dropped} dropped earlier; ${this.where()})`);
     }
     return { undelivered };
   }
@@ -277,9 +277,13 @@ export class CloudWatchShipper {
     // Retry when the backoff ends rather than at the next tick (unref'd: never keeps the process alive).
     if (!this.closing) setTimeout(() => this.pump(), backoff).unref();
     this.report(
-      `CloudWatch Logs: cannot deliver to ${this.options.logGroupName}/${this.options.logStreamName} (${describe(err)}); ` +
-        `retrying in ${backoff} ms, ${this.buffer.length} lines buffered, ${this.buffer.dropped} dropped so far`,
+      `CloudWatch Logs: cannot deliver (${describe(err)}); ` +
+        `retrying in ${backoff} ms, ${this.buffer.length} lines buffered, ${this.buffer.dropped} dropped so far; ${this.where()}`,
     );
+  }
+
+  private where(): string {
+    return `log group ${this.options.logGroupName}, stream ${this.options.logStreamName}`;
   }
 
   /** At most one line per interval; the next one says how many were held back. */

@@ -46,6 +46,10 @@ export class CloudWatchCapture {
     return capture;
   }
 
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
