@@ -84,6 +84,8 @@ export class CloudWatchShipper {
   private inflight: AbortController | undefined;
   private streamReady = false;
   private closing = false;
+  /** While closing: no request may outlive this. */
+  private closeDeadline = Infinity;
   private closed: Promise<CloseResult> | undefined;
   private consecutiveFailures = 0;
   private retryAt = 0;
@@ -151,6 +153,7 @@ export class CloudWatchShipper {
     this.closing = true;
     clearInterval(this.timer);
     const deadline = this.now() + timeoutMs;
+    this.closeDeadline = deadline;
     const stop = setTimeout(() => this.inflight?.abort(new Error('CloudWatch Logs flush deadline passed')), timeoutMs);
     try {
       while (this.buffer.length > 0 && this.now() < deadline) {
@@ -195,7 +198,7 @@ export class CloudWatchShipper {
 
   /** Starts a send unless one is running, the buffer is empty, or a retry is waiting for its backoff. */
   private pump(): void {
-    if (this.sending || this.closing || this.buffer.length === 0 || this.now() < this.retryAt) return;
+    if (this.sending || this.closed || this.buffer.length === 0 || this.now() < this.retryAt) return;
     void this.startSend();
   }
 
@@ -275,7 +278,7 @@ export class CloudWatchShipper {
     const backoff = Math.min(BACKOFF_BASE_MS * 2 ** (this.consecutiveFailures - 1), BACKOFF_MAX_MS);
     this.retryAt = this.now() + backoff;
     // Retry when the backoff ends rather than at the next tick (unref'd: never keeps the process alive).
-    if (!this.closing) setTimeout(() => this.pump(), backoff).unref();
+    if (!this.closed) setTimeout(() => this.pump(), backoff).unref();
     this.report(
       `CloudWatch Logs: cannot deliver (${describe(err)}); ` +
         `retrying in ${backoff} ms, ${this.buffer.length} lines buffered, ${this.buffer.dropped} dropped so far; ${this.where()}`,
@@ -327,7 +330,8 @@ export class CloudWatchShipper {
   /** One request, aborted after requestTimeoutMs or at the close deadline, whichever is first. */
   private async request<T>(deadline: number | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
-    const limit = Math.max(0, Math.min(this.options.requestTimeoutMs, deadline === undefined ? Infinity : deadline - this.now()));
+    const until = Math.min(deadline ?? Infinity, this.closeDeadline);
+    const limit = Math.max(0, Math.min(this.options.requestTimeoutMs, until - this.now()));
     const timer = setTimeout(() => controller.abort(new Error(`no answer in ${Math.round(limit)} ms`)), limit);
     this.inflight = controller;
     try {
