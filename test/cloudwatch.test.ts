@@ -59,7 +59,8 @@ describe('CloudWatch shipper (real SDK, capture server)', () => {
     const s = shipper();
     const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ level: 30, msg: `line ${i}` }));
     for (const l of lines) s.write(l + '\n');
-    await until(() => messages().length === 200, '200 lines delivered');
+    // The server stores the lines before it answers: wait for the answer too (the shipper's count).
+    await until(() => messages().length === 200 && s.stats().sent === 200, '200 lines delivered');
 
     expect(messages()).toEqual(lines);
     expect(capture.requests.slice(0, 3).map((r) => r.op)).toEqual(['CreateLogStream', 'CreateLogGroup', 'CreateLogStream']);
@@ -156,7 +157,7 @@ describe('CloudWatch shipper (real SDK, capture server)', () => {
     expect(reports[0]).toMatch(/^CloudWatch Logs: cannot deliver \(.*ECONNREFUSED.*\); retrying in \d+ ms, 50 lines buffered, 70 dropped so far; log group test-group, stream test\/stream$/);
 
     await capture.up();
-    await until(() => messages().length === 50, 'the kept lines delivered after the outage', 60_000);
+    await until(() => messages().length === 50 && s.stats().sent === 50, 'the kept lines delivered after the outage', 60_000);
     expect(messages()).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i + 70}`));
     expect(recoveries).toHaveLength(1);
     expect(recoveries[0]).toMatchObject({ dropped: 70, droppedTotal: 70 });
@@ -182,7 +183,7 @@ describe('CloudWatch shipper (real SDK, capture server)', () => {
     const s = shipper();
     const lines = Array.from({ length: 10 }, (_, i) => `retry ${i}`);
     for (const l of lines) s.write(l + '\n');
-    await until(() => messages().length === 10, 'delivery after three failures', 30_000);
+    await until(() => messages().length === 10 && s.stats().sent === 10, 'delivery after three failures', 30_000);
     expect(messages()).toEqual(lines);
     expect(s.stats()).toMatchObject({ failedRequests: 3, sent: 10 });
     expect(reports).toHaveLength(1);
