@@ -87,8 +87,18 @@ const schema = z.object({
   AWS_ENDPOINT_URL_SQS: optionalString,
   SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
 
-  // Named by the spec for a future AWS integration; refused at start-up when enabled.
+  // CloudWatch Logs: every process also ships its log lines (stdout logging stays).
   ENABLE_CLOUDWATCH: bool(false),
+  CLOUDWATCH_LOG_GROUP: z.string().regex(/^[\w\-./#]{1,512}$/, 'letters, digits and _ - . / # only, at most 512').default('website-analytics'),
+  CLOUDWATCH_CREATE_LOG_GROUP: bool(true),
+  CLOUDWATCH_FLUSH_INTERVAL_MS: int(5000, 50),
+  CLOUDWATCH_BUFFER_MAX_EVENTS: int(20_000, 1),
+  CLOUDWATCH_BUFFER_MAX_BYTES: int(16 * 1024 * 1024, 256 * 1024),
+  CLOUDWATCH_FLUSH_TIMEOUT_MS: int(5000, 0),
+  CLOUDWATCH_REQUEST_TIMEOUT_MS: int(10_000, 100),
+  // The SDK's standard endpoint overrides (the service-specific one first).
+  AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: optionalString,
+  AWS_ENDPOINT_URL: optionalString,
 });
 
 export type Env = z.infer<typeof schema>;
@@ -142,6 +152,23 @@ export interface Config {
   siteCacheRefreshMs: number;
   retentionDays: number;
   cronSchedule: string;
+  cloudwatch: CloudWatchConfig;
+}
+
+export interface CloudWatchConfig {
+  enabled: boolean;
+  region: string;
+  /** Endpoint override; the SDK's regional endpoint when undefined. */
+  endpoint: string | undefined;
+  logGroup: string;
+  /** Create the log group when it is missing (needs logs:CreateLogGroup). */
+  createLogGroup: boolean;
+  flushIntervalMs: number;
+  bufferMaxEvents: number;
+  bufferMaxBytes: number;
+  /** How long a process waits on shutdown for its buffered lines to be delivered. */
+  flushTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 export interface SqsConfig {
@@ -164,7 +191,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.ENABLE_CLOUDWATCH) throw new ConfigError('ENABLE_CLOUDWATCH=true: CloudWatch logging is not available in this version; logs go to stdout (LOG_FORMAT=json for log shippers).');
+  const cloudwatchEndpoint = e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? e.AWS_ENDPOINT_URL;
+  if (cloudwatchEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(cloudwatchEndpoint)) {
+    throw new ConfigError(`${e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ? 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' : 'AWS_ENDPOINT_URL'} must be an http:// or https:// URL`);
+  }
 
   const dataDir = path.resolve(e.DATA_DIR);
   const store: Config['store'] = e.MONGODB_URI
@@ -230,6 +260,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     cronSchedule: e.CRON_SCHEDULE,
+    cloudwatch: {
+      enabled: e.ENABLE_CLOUDWATCH,
+      region: e.AWS_REGION,
+      endpoint: cloudwatchEndpoint,
+      logGroup: e.CLOUDWATCH_LOG_GROUP,
+      createLogGroup: e.CLOUDWATCH_CREATE_LOG_GROUP,
+      flushIntervalMs: e.CLOUDWATCH_FLUSH_INTERVAL_MS,
+      bufferMaxEvents: e.CLOUDWATCH_BUFFER_MAX_EVENTS,
+      bufferMaxBytes: e.CLOUDWATCH_BUFFER_MAX_BYTES,
+      flushTimeoutMs: e.CLOUDWATCH_FLUSH_TIMEOUT_MS,
+      requestTimeoutMs: e.CLOUDWATCH_REQUEST_TIMEOUT_MS,
+    },
   };
 }
 

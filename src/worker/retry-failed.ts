@@ -3,7 +3,7 @@
 // them again. Applying is idempotent per event id, so a job that did get applied somewhere still
 // counts once.
 import { loadConfig, loadDotEnv } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, flushLogs } from '../logger.js';
 import { createEventConsumer, queueLabel } from '../queue/factory.js';
 
 loadDotEnv();
@@ -17,5 +17,9 @@ try {
   logger.error({ err }, `Could not retry failed jobs: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await consumer.close(1000);
+  try {
+    await consumer.close(1000);
+  } finally {
+    await flushLogs();
+  }
 }

@@ -53,6 +53,34 @@ describe('configuration', () => {
     expect(loadConfig({ SQS_QUEUE_URL: url }).queue.kind).toBe('embedded'); // only USE_SQS selects it
   });
 
+  it('reads the CloudWatch Logs settings, with the SDK\'s endpoint variables (the service-specific one first)', () => {
+    expect(loadConfig({}).cloudwatch).toEqual({
+      enabled: false,
+      region: 'us-east-1',
+      endpoint: undefined,
+      logGroup: 'website-analytics',
+      createLogGroup: true,
+      flushIntervalMs: 5000,
+      bufferMaxEvents: 20_000,
+      bufferMaxBytes: 16 * 1024 * 1024,
+      flushTimeoutMs: 5000,
+      requestTimeoutMs: 10_000,
+    });
+    const c = loadConfig({
+      ENABLE_CLOUDWATCH: 'true',
+      AWS_REGION: 'eu-west-1',
+      CLOUDWATCH_LOG_GROUP: '/analytics/prod',
+      CLOUDWATCH_CREATE_LOG_GROUP: 'false',
+      AWS_ENDPOINT_URL: 'http://all:1',
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: 'http://logs:2',
+    }).cloudwatch;
+    expect(c).toMatchObject({ enabled: true, region: 'eu-west-1', logGroup: '/analytics/prod', createLogGroup: false, endpoint: 'http://logs:2' });
+    expect(loadConfig({ AWS_ENDPOINT_URL: 'https://all:1' }).cloudwatch.endpoint).toBe('https://all:1');
+    expect(() => loadConfig({ CLOUDWATCH_LOG_GROUP: 'a:b' })).toThrow(/CLOUDWATCH_LOG_GROUP/);
+    expect(() => loadConfig({ AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: 'logs.local' })).toThrow(/AWS_ENDPOINT_URL_CLOUDWATCH_LOGS/);
+    expect(() => loadConfig({ CLOUDWATCH_BUFFER_MAX_BYTES: '1000' })).toThrow(/CLOUDWATCH_BUFFER_MAX_BYTES/);
+  });
+
   it('turns the rate limit off with RATE_LIMIT_MAX=0', () => {
     expect(loadConfig({ RATE_LIMIT_MAX: '0' }).ingest.rateLimit.max).toBe(0);
   });
