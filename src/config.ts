@@ -2,6 +2,7 @@
 // every limit and tunable of the system is defined here and documented in the README.
 import { z } from 'zod';
 import path from 'node:path';
+import { createHmac, randomBytes } from 'node:crypto';
 
 const bool = (fallback: boolean) =>
   z
@@ -63,12 +64,16 @@ const schema = z.object({
 
   // Access.
   ADMIN_TOKEN: optionalString,
+  SESSION_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'SESSION_SECRET must be at least 32 characters' }),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(12),
+  SESSION_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), { message: 'PUBLIC_URL must be an http(s) origin, e.g. https://analytics.example.com' }),
 
   // Worker.
   RUN_WORKER: optionalBool,
   WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
-  SITE_CACHE_REFRESH_SECONDS: int(30, 1),
+  SITE_CACHE_REFRESH_SECONDS: int(10, 1),
 
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
@@ -116,6 +121,16 @@ export interface Config {
     corsOrigin: string;
   };
   adminToken: string | undefined;
+  session: {
+    /** Signs the dashboard's session cookies; `derived` from ADMIN_TOKEN, or `random` per process (dev only). */
+    secret: Buffer;
+    secretSource: 'SESSION_SECRET' | 'ADMIN_TOKEN' | 'random';
+    ttlMs: number;
+    /** `auto`: Secure when the request came over https (X-Forwarded-Proto with TRUST_PROXY). */
+    secureCookie: 'auto' | boolean;
+  };
+  /** The origin people reach this server at (share links, CSRF origin check); default: the request's. */
+  publicUrl: string | undefined;
   worker: {
     /** Whether `npm start` runs a worker next to the API (default: only in embedded mode). */
     inProcess: boolean;
@@ -183,6 +198,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigin: e.CORS_ORIGIN,
     },
     adminToken: e.ADMIN_TOKEN,
+    session: sessionConfig(e),
+    publicUrl: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : undefined,
     worker: {
       inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
       flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
@@ -191,6 +208,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     cronSchedule: e.CRON_SCHEDULE,
+  };
+}
+
+function sessionConfig(e: Env): Config['session'] {
+  const [secret, secretSource]: [Buffer, Config['session']['secretSource']] = e.SESSION_SECRET
+    ? [Buffer.from(e.SESSION_SECRET), 'SESSION_SECRET']
+    : e.ADMIN_TOKEN
+      ? // A key of its own, so a session cookie never reveals anything about the token itself.
+        [createHmac('sha256', 'website-analytics session key').update(e.ADMIN_TOKEN).digest(), 'ADMIN_TOKEN']
+      : [randomBytes(32), 'random'];
+  return {
+    secret,
+    secretSource,
+    ttlMs: Math.round(e.SESSION_TTL_HOURS * 3600_000),
+    secureCookie: e.SESSION_COOKIE_SECURE === 'auto' ? 'auto' : e.SESSION_COOKIE_SECURE === 'true',
   };
 }
 
