@@ -62,6 +62,8 @@ export async function dashboardRoutes(app: FastifyInstance, dir: string, log: { 
     root: path.join(dir, '_next'),
     prefix: '/_next/',
     wildcard: true,
+    // .br and .gz copies written by the build.
+    preCompressed: true,
     index: false,
     // Content-hashed file names: cached for a year.
     immutable: true,
