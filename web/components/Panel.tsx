@@ -192,7 +192,7 @@ export function Panel(props: {
           <span />
         )}
         {load.state === 'ok' && rows.length > 0 && (
-          <button type="button" className="link" onClick={() => void exportCsv()} aria-label={`Export ${props.title} (${tab.label}) as CSV`}>
+          <button type="button" className="link" onClick={() => void exportCsv()} aria-label={`Export CSV: ${props.title}, ${tab.label}`}>
             Export CSV
           </button>
         )}
