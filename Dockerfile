@@ -24,6 +24,10 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY worker ./worker
+# The dashboard: a Next.js static export built into dist/web by `npm run build`.
+COPY scripts ./scripts
+COPY web ./web
+ENV NEXT_TELEMETRY_DISABLED=1
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The dashboard in a real browser (Debian's chromium driven by playwright-core, never downloaded),
 // against the built server with events sent through the API and applied by the worker. Screenshots
 // of the main screens go to test-results/screenshots/ (light, dark, 375 px).
