@@ -41,9 +41,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
-    // Not awaited: with Redis down the API still starts (and answers 503 for events); ioredis
-    // subscribes once it connects, and the periodic refresh covers anything missed meanwhile.
-    subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    // Awaited for at most 2 s, so a server that says it listens normally hears every later change;
+    // with Redis down the API still starts (and answers 503 for events), ioredis subscribes once it
+    // connects, and the periodic refresh covers anything missed meanwhile.
+    const subscribed = subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([subscribed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     // A message names a site that was created, changed (keys, share link) or deleted: reloading it
     // from the store covers all three (a deleted site leaves the cache with its keys).
     subscriber.on('message', (_ch, siteId: string) => {
