@@ -25,6 +25,10 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY worker ./worker
 COPY tracker ./tracker
+# The dashboard: a Next.js static export built into dist/web by `npm run build`.
+COPY scripts ./scripts
+COPY web ./web
+ENV NEXT_TELEMETRY_DISABLED=1
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -2,6 +2,7 @@
 // every limit and tunable of the system is defined here and documented in the README.
 import { z } from 'zod';
 import path from 'node:path';
+import { createHmac, randomBytes } from 'node:crypto';
 
 const bool = (fallback: boolean) =>
   z
@@ -63,6 +64,10 @@ const schema = z.object({
 
   // Access.
   ADMIN_TOKEN: optionalString,
+  SESSION_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'SESSION_SECRET must be at least 32 characters' }),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(12),
+  SESSION_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), { message: 'PUBLIC_URL must be an http(s) origin, e.g. https://analytics.example.com' }),
 
   // Tracker: a second path for /script.js, since ad-blockers block well-known names.
   TRACKER_SCRIPT_PATH: optionalString,
@@ -71,7 +76,7 @@ const schema = z.object({
   RUN_WORKER: optionalBool,
   WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
-  SITE_CACHE_REFRESH_SECONDS: int(30, 1),
+  SITE_CACHE_REFRESH_SECONDS: int(10, 1),
 
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
@@ -143,6 +148,16 @@ export interface Config {
     /** A second path, besides /script.js, that serves the tracker script. */
     scriptPath: string | undefined;
   };
+  session: {
+    /** Signs the dashboard's session cookies; `derived` from ADMIN_TOKEN, or `random` per process (dev only). */
+    secret: Buffer;
+    secretSource: 'SESSION_SECRET' | 'ADMIN_TOKEN' | 'random';
+    ttlMs: number;
+    /** `auto`: Secure when the request came over https (X-Forwarded-Proto with TRUST_PROXY). */
+    secureCookie: 'auto' | boolean;
+  };
+  /** The origin people reach this server at (share links, CSRF origin check); default: the request's. */
+  publicUrl: string | undefined;
   worker: {
     /** Whether `npm start` runs a worker next to the API (default: only in embedded mode). */
     inProcess: boolean;
@@ -252,6 +267,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     adminToken: e.ADMIN_TOKEN,
     tracker: { scriptPath: trackerScriptPath(e.TRACKER_SCRIPT_PATH) },
+    session: sessionConfig(e),
+    publicUrl: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : undefined,
     worker: {
       inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
       flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
@@ -283,6 +300,21 @@ function trackerScriptPath(value: string | undefined): string | undefined {
   }
   if (/^\/api\//i.test(value)) throw new ConfigError(`TRACKER_SCRIPT_PATH must not be under /api/ (got "${value}")`);
   return value;
+}
+
+function sessionConfig(e: Env): Config['session'] {
+  const [secret, secretSource]: [Buffer, Config['session']['secretSource']] = e.SESSION_SECRET
+    ? [Buffer.from(e.SESSION_SECRET), 'SESSION_SECRET']
+    : e.ADMIN_TOKEN
+      ? // A key of its own, so a session cookie never reveals anything about the token itself.
+        [createHmac('sha256', 'website-analytics session key').update(e.ADMIN_TOKEN).digest(), 'ADMIN_TOKEN']
+      : [randomBytes(32), 'random'];
+  return {
+    secret,
+    secretSource,
+    ttlMs: Math.round(e.SESSION_TTL_HOURS * 3600_000),
+    secureCookie: e.SESSION_COOKIE_SECURE === 'auto' ? 'auto' : e.SESSION_COOKIE_SECURE === 'true',
+  };
 }
 
 /** Loads `.env` from the working directory when present (the spec's `cp .env.example .env`). */

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from './api/app.js';
+import { dashboardDir } from './api/dashboard.js';
 import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -37,9 +38,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
-    // Not awaited: with Redis down the API still starts (and answers 503 for events); ioredis
-    // subscribes once it connects, and the periodic refresh covers anything missed meanwhile.
-    subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    // Awaited for at most 2 s, so a server that says it listens normally hears every later change;
+    // with Redis down the API still starts (and answers 503 for events), ioredis subscribes once it
+    // connects, and the periodic refresh covers anything missed meanwhile.
+    const subscribed = subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([subscribed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    // A message names a site that was created, changed (keys, share link) or deleted: reloading it
+    // from the store covers all three (a deleted site leaves the cache with its keys).
     subscriber.on('message', (_ch, siteId: string) => {
       sites.refreshSite(siteId).catch((err) => logger.warn({ err }, `Could not load announced site ${siteId}`));
     });
@@ -57,7 +64,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     announceSite,
     now: Date.now,
   };
-  const app = await buildApp(ctx, { logger, redis });
+  if (config.session.secretSource === 'random') {
+    logger.warn(
+      'Dashboard sessions are signed with a random per-process key (no SESSION_SECRET or ADMIN_TOKEN): they end when this process restarts and are not shared between API servers. Set SESSION_SECRET or ADMIN_TOKEN.',
+    );
+  }
+  const app = await buildApp(ctx, { logger, redis, dashboardDir: dashboardDir() });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
 

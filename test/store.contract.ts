@@ -79,6 +79,47 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         const again = newSite(site.site_id, 'Other', 'UTC', NOW).site;
         await expect(store.createSite(again)).rejects.toBeInstanceOf(SiteExistsError);
       });
+
+      it('updates key hashes and the share token hash, and says when the site is unknown', async () => {
+        expect(await store.updateSite(site.site_id, { api_key_hash: 'a'.repeat(64), read_key_hash: 'b'.repeat(64) })).toBe(true);
+        expect(await store.getSite(site.site_id)).toEqual({ ...site, api_key_hash: 'a'.repeat(64), read_key_hash: 'b'.repeat(64) });
+        expect(await store.updateSite(site.site_id, { share_token_hash: 'c'.repeat(64) })).toBe(true);
+        expect((await store.getSite(site.site_id))?.share_token_hash).toBe('c'.repeat(64));
+        expect((await store.listSites()).find((s) => s.site_id === site.site_id)?.share_token_hash).toBe('c'.repeat(64));
+        expect(await store.updateSite(site.site_id, { share_token_hash: null })).toBe(true);
+        expect(await store.getSite(site.site_id)).not.toHaveProperty('share_token_hash');
+        expect(await store.updateSite('no-such-site', { share_token_hash: null })).toBe(false);
+      });
+
+      it('deletes a site with its raw events and rollups, keeps other sites, and never reuses the id', async () => {
+        const other = await addSite('UTC');
+        const at = NOW - HOUR;
+        await store.applyEvents(
+          [
+            event(site, { at, path: '/gone', user_id: 'u1' }),
+            event(site, { at, path: '/gone', user_id: 'u2', event_type: 'signup' }),
+            event(other, { at, path: '/kept', user_id: 'u1' }),
+          ],
+          NOW,
+        );
+        expect(await store.deleteSite(site.site_id, NOW)).toBe(true);
+        expect(await store.getSite(site.site_id)).toBeUndefined();
+        expect((await store.listSites()).map((s) => s.site_id)).not.toContain(site.site_id);
+        expect(await store.countEvents(site.site_id)).toBe(0);
+        expect(await store.dailyTotals(site.site_id, '2024-06-15', '2024-06-15')).toEqual([]);
+        expect(await store.hourlyTotals(site.site_id, at - HOUR, NOW + HOUR)).toEqual([]);
+        expect(await store.uniqueVisitors(site.site_id, { days: { from: '2024-06-15', to: '2024-06-15' } })).toBe(0);
+        expect(await store.topPaths(site.site_id, { days: { from: '2024-06-15', to: '2024-06-15' } }, 10)).toEqual([]);
+        // The other site is untouched.
+        expect(await store.countEvents(other.site_id)).toBe(1);
+        expect((await dayReport(store, other, '2024-06-15')).top_paths).toEqual([{ path: '/kept', views: 1 }]);
+        // The id stays taken; deleting again finds nothing.
+        const again = newSite(site.site_id, 'Again', 'UTC', NOW).site;
+        const err = await store.createSite(again).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SiteExistsError);
+        expect((err as SiteExistsError).reason).toBe('deleted');
+        expect(await store.deleteSite(site.site_id, NOW)).toBe(false);
+      });
     });
 
     describe('applying events', () => {

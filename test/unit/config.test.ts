@@ -95,4 +95,23 @@ describe('configuration', () => {
       expect(() => loadConfig({ TRACKER_SCRIPT_PATH: bad }), bad).toThrow(/TRACKER_SCRIPT_PATH/);
     }
   });
+
+  it('signs sessions with SESSION_SECRET, else a key derived from ADMIN_TOKEN, else a random per-process key', () => {
+    const own = loadConfig({ SESSION_SECRET: 's'.repeat(32), ADMIN_TOKEN: 't' });
+    expect(own.session).toMatchObject({ secretSource: 'SESSION_SECRET', ttlMs: 12 * 3600_000, secureCookie: 'auto' });
+    expect(own.session.secret.toString()).toBe('s'.repeat(32));
+    const derived = loadConfig({ ADMIN_TOKEN: 'admin-token' });
+    expect(derived.session.secretSource).toBe('ADMIN_TOKEN');
+    expect(derived.session.secret.equals(loadConfig({ ADMIN_TOKEN: 'admin-token' }).session.secret)).toBe(true);
+    expect(derived.session.secret.toString('utf8')).not.toContain('admin-token');
+    const random = loadConfig({});
+    expect(random.session.secretSource).toBe('random');
+    expect(random.session.secret.equals(loadConfig({}).session.secret)).toBe(false);
+    expect(() => loadConfig({ SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
+    expect(loadConfig({ SESSION_TTL_HOURS: '0.5', SESSION_COOKIE_SECURE: 'true' }).session).toMatchObject({ ttlMs: 1_800_000, secureCookie: true });
+    expect(() => loadConfig({ SESSION_TTL_HOURS: '0' })).toThrow(/SESSION_TTL_HOURS/);
+    expect(loadConfig({ PUBLIC_URL: 'https://analytics.example.com/some/path' }).publicUrl).toBe('https://analytics.example.com');
+    expect(() => loadConfig({ PUBLIC_URL: 'analytics.example.com' })).toThrow(/PUBLIC_URL/);
+    expect(loadConfig({}).siteCacheRefreshMs).toBe(10_000);
+  });
 });

@@ -2,7 +2,13 @@
 import { sql, type Generated, type Kysely } from 'kysely';
 import type { Site } from '../../core/site.js';
 
-export type SitesTable = Site;
+export type SitesTable = Omit<Site, 'share_token_hash'> & { share_token_hash: string | null };
+
+/** Ids of deleted sites: never given to a new site (workers keep per-site caches). */
+export interface DeletedSitesTable {
+  site_id: string;
+  deleted_at_ms: number;
+}
 
 /** Raw events, the spec's `events` collection. Kept RETENTION_DAYS. */
 export interface EventsTable {
@@ -85,6 +91,7 @@ export interface SchemaMigrationsTable {
 
 export interface Database {
   sites: SitesTable;
+  deleted_sites: DeletedSitesTable;
   events: EventsTable;
   paths: PathsTable;
   visitors: VisitorsTable;
@@ -225,6 +232,16 @@ const migrations: Migration[] = [
       .addColumn('views', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('hourly_paths_pk', ['site_id', 'hour_ms', 'path_id'])
       .modifyEnd(clustered(dialect))
+      .execute();
+  },
+  // 2: site management from the dashboard (share links, deletions).
+  async (db) => {
+    await db.schema.alterTable('sites').addColumn('share_token_hash', 'text').execute();
+    await db.schema
+      .createTable('deleted_sites')
+      .ifNotExists()
+      .addColumn('site_id', 'text', (c) => c.primaryKey())
+      .addColumn('deleted_at_ms', 'bigint', (c) => c.notNull())
       .execute();
   },
 ];

@@ -10,6 +10,7 @@ import {
   type DayTotals,
   type HourTotals,
   type PathViews,
+  type SitePatch,
 } from '../port.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
@@ -58,8 +59,13 @@ export class SqlStore implements AnalyticsStore {
 
   async createSite(site: Site): Promise<void> {
     try {
-      await this.db.insertInto('sites').values(site).execute();
+      await this.db.transaction().execute(async (trx) => {
+        const deleted = await trx.selectFrom('deleted_sites').select('site_id').where('site_id', '=', site.site_id).executeTakeFirst();
+        if (deleted) throw new SiteExistsError(site.site_id, 'deleted');
+        await trx.insertInto('sites').values({ ...site, share_token_hash: site.share_token_hash ?? null }).execute();
+      });
     } catch (err) {
+      if (err instanceof SiteExistsError) throw err;
       if (this.opts.isUniqueViolation(err)) {
         const existing = await this.getSite(site.site_id);
         if (existing) throw new SiteExistsError(site.site_id);
@@ -70,12 +76,55 @@ export class SqlStore implements AnalyticsStore {
 
   async getSite(siteId: string): Promise<Site | undefined> {
     const row = await this.db.selectFrom('sites').selectAll().where('site_id', '=', siteId).executeTakeFirst();
-    return row && { ...row, created_at: Number(row.created_at) };
+    return row && toSite(row);
   }
 
   async listSites(): Promise<Site[]> {
     const rows = await this.db.selectFrom('sites').selectAll().orderBy('site_id').execute();
-    return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
+    return rows.map(toSite);
+  }
+
+  async updateSite(siteId: string, patch: SitePatch): Promise<boolean> {
+    if (Object.keys(patch).length === 0) return (await this.getSite(siteId)) !== undefined;
+    const res = await this.db.updateTable('sites').set(patch).where('site_id', '=', siteId).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async deleteSite(siteId: string, now: number): Promise<boolean> {
+    // The site first (its keys stop working), then its data, table by table: one short
+    // transaction each, so a large site never holds the writer for all of it.
+    const existed = await this.db.transaction().execute(async (trx) => {
+      const res = await trx.deleteFrom('sites').where('site_id', '=', siteId).executeTakeFirst();
+      await trx
+        .insertInto('deleted_sites')
+        .values({ site_id: siteId, deleted_at_ms: now })
+        .onConflict((oc) => oc.column('site_id').doNothing())
+        .execute();
+      return Number(res.numDeletedRows) > 0;
+    });
+    for (const table of await this.tablesWithSiteId()) {
+      await sql`delete from ${sql.table(table)} where site_id = ${siteId}`.execute(this.db);
+    }
+    return existed;
+  }
+
+  /**
+   * Every table holding rows of a site, found in the catalogue rather than listed here, so a table
+   * added by a later migration is purged too.
+   */
+  private async tablesWithSiteId(): Promise<string[]> {
+    const keep = new Set(['sites', 'deleted_sites']);
+    let tables: string[];
+    if (this.kind === 'sqlite') {
+      const res = await sql<{ name: string }>`select m.name as name from sqlite_master m, pragma_table_info(m.name) c
+        where m.type = 'table' and c.name = 'site_id'`.execute(this.db);
+      tables = res.rows.map((r) => r.name);
+    } else {
+      const res = await sql<{ name: string }>`select table_name as name from information_schema.columns
+        where table_schema = current_schema() and column_name = 'site_id'`.execute(this.db);
+      tables = res.rows.map((r) => r.name);
+    }
+    return tables.filter((t) => !keep.has(t)).sort();
   }
 
   applyEvents(events: BucketedEvent[], now: number): Promise<ApplyResult> {
@@ -275,6 +324,11 @@ export class SqlStore implements AnalyticsStore {
 }
 
 type SnapshotEntry = Parameters<SnapshotCache['set']>[1];
+
+function toSite(row: Database['sites']): Site {
+  const { share_token_hash, ...rest } = row;
+  return { ...rest, created_at: Number(row.created_at), ...(share_token_hash ? { share_token_hash } : {}) };
+}
 
 /** A bucket key back to its column type: days are text, hours bigint. */
 function bucketValue(range: BucketRange, key: string): string | number {
