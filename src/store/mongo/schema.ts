@@ -13,6 +13,13 @@ export interface SiteDoc {
   api_key_hash: string;
   read_key_hash: string;
   created_at: Date;
+  share_token_hash?: string;
+}
+
+/** Ids of deleted sites: never given to a new site (workers keep per-site caches). */
+export interface DeletedSiteDoc {
+  _id: string;
+  deleted_at: Date;
 }
 
 /** The spec's `events` collection: raw events, `_id` = event id so an event is stored once. */
@@ -82,6 +89,7 @@ export interface HourlyPathDoc {
 
 export interface Collections {
   sites: Collection<SiteDoc>;
+  deletedSites: Collection<DeletedSiteDoc>;
   events: Collection<EventDoc>;
   dailyStats: Collection<DailyStatsDoc>;
   dailyVisitors: Collection<DailyVisitorDoc>;
@@ -94,6 +102,7 @@ export interface Collections {
 export function collections(db: Db): Collections {
   return {
     sites: db.collection<SiteDoc>('sites'),
+    deletedSites: db.collection<DeletedSiteDoc>('deleted_sites'),
     events: db.collection<EventDoc>('events'),
     dailyStats: db.collection<DailyStatsDoc>('daily_stats'),
     dailyVisitors: db.collection<DailyVisitorDoc>('daily_visitors'),
@@ -108,7 +117,7 @@ export function collections(db: Db): Collections {
  * Indexes per collection. Names are left to the server's default (`site_id_1_timestamp_-1`), so an
  * index created by hand or by another tool from the spec's key is the same index, not a conflict.
  */
-export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
+export const INDEXES: Record<Exclude<keyof Collections, 'deletedSites'>, IndexDescription[]> = {
   sites: [
     { key: { api_key_hash: 1 }, unique: true },
     { key: { read_key_hash: 1 }, unique: true },
@@ -130,7 +139,7 @@ export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
  * processes may run this at once.
  */
 export async function createIndexes(c: Collections): Promise<void> {
-  for (const [name, indexes] of Object.entries(INDEXES) as [keyof Collections, IndexDescription[]][]) {
+  for (const [name, indexes] of Object.entries(INDEXES) as [Exclude<keyof Collections, 'deletedSites'>, IndexDescription[]][]) {
     await (c[name] as unknown as Collection).createIndexes(indexes);
   }
 }
