@@ -1,8 +1,7 @@
 // The tracker in a real browser: Debian's Chromium driven by playwright-core, the built API started
 // as a child process, and a test page on another origin (http://127.0.0.1:P) that loads the script
 // from the API (http://localhost:Q). Requests are observed, never replaced: every beacon reaches the
-// real API. Until the API accepts the tracker's body (issue 10, "Ingestion accepts what a browser
-// sends") it answers 400; the assertions on its numbers wait behind INGESTION_V2.
+// real API, and the API's numbers (stats, breakdowns, properties) must then be exact.
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,12 +11,6 @@ import { IN_CI } from './helpers/services.js';
 import { System, today, type SiteKeys } from './helpers/system.js';
 import { until } from './helpers/wait.js';
 
-/**
- * The API's numbers for what the browser sent. Flip to `true` when `POST /api/event` accepts the
- * tracker's body (`url`, `referrer`, `screen_width`, `language`, `props`, `event_id`, no `user_id`,
- * no `path`) and `GET /api/stats/breakdown` exists; everything else in this file holds already.
- */
-const INGESTION_V2 = false;
 
 // Browser globals of the page.evaluate callbacks: this file is type-checked without the DOM library.
 declare const window: any, document: any, history: any, location: any, localStorage: any, sessionStorage: any;
@@ -218,8 +211,8 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
     expect(seen.toApi).toEqual(['GET /script.js', ...sent.map(() => 'POST /api/event')]);
     expect(seen.preflights).toEqual([]);
 
-    if (INGESTION_V2) {
-      // ---- the API's numbers (flip INGESTION_V2 when the API accepts the tracker's body) ----------
+    {
+      // ---- the API's numbers for these events ----------------------------------------------------
       const day = `&date=${today()}`;
       const stats = await sys.statsWhen(a, day, (d) => d.total_views >= 4);
       expect(stats).toMatchObject({
@@ -252,8 +245,12 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
       expect(await breakdown('dimension=property&event=outbound&property=url')).toEqual([
         { value: `${elsewhere}/away?from=home`, visitors: 1, events: 1 },
       ]);
-      expect(await breakdown('dimension=language')).toEqual([{ value: 'de', visitors: 1, pageviews: 4 }]);
-      expect(await breakdown('dimension=browser')).toEqual([{ value: 'Chrome', visitors: 1, pageviews: 4 }]);
+      expect(await breakdown('dimension=language')).toEqual([{ value: 'de', visitors: 1, visits: 1, pageviews: 4 }]);
+      expect(await breakdown('dimension=browser')).toEqual([{ value: 'Chrome', visitors: 1, visits: 1, pageviews: 4 }]);
+      expect(await breakdown('dimension=source')).toEqual([{ value: 'newsletter', visitors: 1, visits: 1, pageviews: 4 }]);
+      expect(await breakdown('dimension=utm_medium')).toEqual([{ value: 'email', visitors: 1, visits: 1, pageviews: 4 }]);
+      expect(await breakdown('dimension=entry_page')).toEqual([{ value: '/', visitors: 1, visits: 1 }]);
+      expect(await breakdown('dimension=exit_page')).toEqual([{ value: '/pricing', visitors: 1, visits: 1 }]);
     }
   });
 
@@ -283,10 +280,10 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
 
     const common = { site_id: b.site_id, screen_width: 1280, language: 'de-DE' };
     expect(seen.bodies()).toEqual([
-      { ...common, event_type: 'pageview', url: `${site}/app` },
-      { ...common, event_type: 'pageview', url: `${site}/app#/settings` },
-      { ...common, event_type: 'pageview', url: `${site}/app/list#/settings` },
-      { ...common, event_type: 'done', url: `${site}/app/list#/settings` },
+      { ...common, event_type: 'pageview', url: `${site}/app`, hash_routing: true },
+      { ...common, event_type: 'pageview', url: `${site}/app#/settings`, hash_routing: true },
+      { ...common, event_type: 'pageview', url: `${site}/app/list#/settings`, hash_routing: true },
+      { ...common, event_type: 'done', url: `${site}/app/list#/settings`, hash_routing: true },
     ]);
     for (const s of sent) {
       expect(s).toMatchObject({ method: 'POST', url: endpoint(b), resourceType: 'fetch', contentType: 'text/plain;charset=UTF-8', userAgent: USER_AGENT });
@@ -296,10 +293,9 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
     expect(seen.toApi).toEqual(sent.map(() => 'POST /api/event'));
     expect(seen.preflights).toEqual([]);
 
-    if (INGESTION_V2) {
-      const stats = await sys.statsWhen(b, `&date=${today()}`, (d) => d.total_views >= 3);
-      expect(stats).toMatchObject({ total_views: 3, unique_users_count: 1 });
-    }
+    const stats = await sys.statsWhen(b, `&date=${today()}`, (d) => d.total_views >= 3);
+    expect(stats).toMatchObject({ total_views: 3, unique_users_count: 1 });
+    expect(stats.top_paths.map((p: { path: string }) => p.path).sort()).toEqual(['/app', '/app#/settings', '/app/list#/settings']);
   });
 
   it('sends nothing while localStorage.wa_ignore is "true", and reads it at every send', async () => {
@@ -319,13 +315,11 @@ describe.skipIf(!haveChromium)('the tracker in Chromium', () => {
       window.wa.track('sentinel');
     });
     await seen.count(1);
-    expect(seen.bodies()).toEqual([{ site_id: c.site_id, event_type: 'sentinel', url: `${site}/pricing#faq`, referrer: REFERRER, screen_width: 1280, language: 'de-DE' }]);
+    expect(seen.bodies()).toEqual([{ site_id: c.site_id, event_type: 'sentinel', url: `${site}/pricing#faq`, referrer: REFERRER, screen_width: 1280, language: 'de-DE', hash_routing: true }]);
     expect(seen.toApi).toEqual(['GET /script.js', 'POST /api/event']);
     expect(seen.preflights).toEqual([]);
 
-    if (INGESTION_V2) {
-      const stats = await sys.statsWhen(c, `&date=${today()}`, (d) => d.unique_users_count >= 1);
-      expect(stats).toMatchObject({ total_views: 0, unique_users_count: 1, top_paths: [] });
-    }
+    const stats = await sys.statsWhen(c, `&date=${today()}`, (d) => d.unique_users_count >= 1);
+    expect(stats).toMatchObject({ total_views: 0, unique_users_count: 1, top_paths: [] });
   });
 });

@@ -37,6 +37,8 @@ interface Wa {
       screen_width: screen.width,
       language: navigator.language,
       props,
+      // Tells the API that the fragment is part of the page's path.
+      hash_routing: hash || undefined,
       // Lets the API count a retried event once (randomUUID exists in secure contexts only).
       event_id: crypto.randomUUID?.(),
     });
