@@ -225,7 +225,7 @@ export function Dashboard({ site, admin }: { site: SiteInfo; admin: boolean }) {
           total={visitors}
           fileBase={fileBase}
           tabs={[
-            { key: 'country', label: 'Countries', dimension: 'country', column: 'Country', text: countryName, render: (v) => `${flagEmoji(v)}\u2002${countryName(v)}` },
+            { key: 'country', label: 'Countries', dimension: 'country', column: 'Country', text: countryName, render: (v) => (flagEmoji(v) ? `${flagEmoji(v)}\u2002${countryName(v)}` : countryName(v)) },
             { key: 'language', label: 'Languages', dimension: 'language', column: 'Language' },
           ]}
         />
@@ -252,9 +252,9 @@ export function Dashboard({ site, admin }: { site: SiteInfo; admin: boolean }) {
 
 const directText = (v: string | null) => (v === null || v === '' ? 'Direct' : v);
 
+/** Custom events; click one to see its properties, then a property to see its values. */
 function EventsPanel(props: { siteId: string; period: Record<string, string>; total: number; fileBase: string }) {
-  const [event, setEvent] = useState<string | null>();
-  const [draft, setDraft] = useState('');
+  const [event, setEvent] = useState<string>();
   const [property, setProperty] = useState<string>();
   if (event === undefined) {
     return (
@@ -266,34 +266,31 @@ function EventsPanel(props: { siteId: string; period: Record<string, string>; to
       />
     );
   }
+  const back = (
+    <div className="row">
+      <button type="button" className="link" onClick={() => (setEvent(undefined), setProperty(undefined))}>
+        ← All events
+      </button>
+      {property !== undefined && (
+        <button type="button" className="link" onClick={() => setProperty(undefined)}>
+          ← Properties of {event}
+        </button>
+      )}
+    </div>
+  );
   return (
     <Panel
-      title={`Event: ${event}`}
+      title={property === undefined ? `Event: ${event}` : `Event: ${event} · ${property}`}
       testId="panel-events"
       {...props}
-      fileBase={`${props.fileBase}-${event}`}
+      fileBase={`${props.fileBase}-${event}${property === undefined ? '' : `-${property}`}`}
       tabs={
-        property
-          ? [{ key: `property-${property}`, label: property, dimension: 'property', column: property, extra: { event: event ?? '', property } }]
-          : [{ key: 'none', label: 'Properties', dimension: 'event', column: 'Event' }]
+        property === undefined
+          ? [{ key: `keys-${event}`, label: 'Properties', dimension: 'property_key', column: 'Property', extra: { event }, onSelect: (v) => v !== null && setProperty(v) }]
+          : [{ key: `values-${event}-${property}`, label: property, dimension: 'property', column: property, extra: { event, property } }]
       }
     >
-      <form
-        className="row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (draft.trim()) setProperty(draft.trim());
-        }}
-      >
-        <button type="button" className="link" onClick={() => (setEvent(undefined), setProperty(undefined))}>
-          ← All events
-        </button>
-        <label htmlFor="prop-key" className="m0 small muted">
-          Property
-        </label>
-        <input id="prop-key" value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="e.g. plan" maxLength={64} />
-        <button type="submit">Show values</button>
-      </form>
+      {back}
     </Panel>
   );
 }

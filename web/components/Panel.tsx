@@ -2,7 +2,7 @@
 // A breakdown panel: tabs, rows with a bar proportional to their share, "show more", CSV export.
 // Rows come from GET /api/stats/breakdown; while that endpoint is missing the panel says so (or
 // shows the tab's fallback, e.g. top pages from /api/stats). Values are rendered as text only.
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { get, query, type BreakdownAnswer, type BreakdownRow } from '../lib/api';
 import { downloadCsv, toCsv } from '../lib/csv';
 import { formatNumber } from '../lib/format';
@@ -54,13 +54,18 @@ export function Panel(props: {
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const periodKey = JSON.stringify(props.period);
   const extraKey = JSON.stringify(tab.extra ?? {});
+  const viewKey = `${props.siteId}|${periodKey}|${tab.key}|${extraKey}|${limit}`;
+  const loadedKey = useRef<string>(undefined);
 
   useEffect(() => {
     let live = true;
-    setLoad({ state: 'loading' });
+    // A refresh keeps the rows on screen until the new ones arrive (no flicker); a new tab or
+    // period starts from "Loading…".
+    setLoad((prev) => (prev.state === 'ok' && loadedKey.current === viewKey ? prev : { state: 'loading' }));
     const q = query({ site_id: props.siteId, dimension: tab.dimension, limit, ...props.period, ...tab.extra });
     void get<BreakdownAnswer>(`/api/stats/breakdown?${q}`).then((res) => {
       if (!live) return;
+      loadedKey.current = viewKey;
       if (res.ok) setLoad({ state: 'ok', rows: res.data.results, fallback: false });
       else if (res.missing) {
         const rows = tab.fallback?.();

@@ -14,8 +14,9 @@ export function countryName(code: string | null): string {
   }
 }
 
+/** The flag of a country code; empty for an unknown country (no placeholder glyph). */
 export function flagEmoji(code: string | null): string {
-  if (!code || !/^[A-Za-z]{2}$/.test(code)) return '🏳';
+  if (!code || !/^[A-Za-z]{2}$/.test(code)) return '';
   const base = 0x1f1e6 - 'A'.charCodeAt(0);
   const up = code.toUpperCase();
   return String.fromCodePoint(base + up.charCodeAt(0), base + up.charCodeAt(1));
