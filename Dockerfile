@@ -7,7 +7,7 @@
 # The entry points run node directly: the npm scripts' pre-hooks (prestart, preworker:prod, precron)
 # would rebuild with tsc, which the runtime stage does not have.
 
-# ---- build: dependencies (with the better-sqlite3 native addon), TypeScript -> dist/ -------------
+# ---- build: dependencies (with the better-sqlite3 native addon), TypeScript and the tracker -> dist/
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 
@@ -24,6 +24,11 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY worker ./worker
+COPY tracker ./tracker
+# The dashboard: a Next.js static export built into dist/web by `npm run build`.
+COPY scripts ./scripts
+COPY web ./web
+ENV NEXT_TELEMETRY_DISABLED=1
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -9,5 +9,7 @@ export default defineConfig({
     // Two cores: process-spawning suites run two at a time.
     maxWorkers: 2,
     reporters: ['default'],
+    // An AWS SDK client in a test that lacks credentials must fail, never ask an instance metadata service.
+    env: { AWS_EC2_METADATA_DISABLED: 'true' },
   },
 });

@@ -2,7 +2,7 @@
 // same zod schema, and does one Redis LPUSH per request. No auth, no batching, no framework.
 import http from 'node:http';
 import { Redis } from 'ioredis';
-import { eventInputSchema } from '../src/core/event.js';
+import { eventInputSchema } from '../src/ingest/schema.js';
 
 const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: true });
 const server = http.createServer((req, res) => {

@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import type { QueuedEvent } from '../src/core/event.js';
+import { jobPayload, type QueuedEvent } from '../src/core/event.js';
+import { DAY } from '../src/core/plan.js';
 import { uuidv7 } from '../src/core/id.js';
 import { newSite, type NewSite } from '../src/core/site.js';
-import { addDays, localDay } from '../src/core/time.js';
+import { addDays, dayNumber, localDay } from '../src/core/time.js';
 import { JOB_NAME, jobOptions } from '../src/queue/bullmq.js';
 import { EmbeddedEventQueue } from '../src/queue/embedded.js';
 import { rangeReport } from '../src/reports/stats.js';
@@ -173,9 +174,9 @@ function makeEvents(site: string, n: number, now: number, visitors: number, path
     return {
       id: uuidv7(),
       site_id: site,
-      event_type: 'pageview',
+      type: 'pageview',
       path: `/page/${skewed(paths, Math.random())}`,
-      user_id: userOf ? userOf(i) : `v${Math.floor(Math.random() * visitors)}`,
+      visitor: `u:${userOf ? userOf(i) : `v${Math.floor(Math.random() * visitors)}`}`,
       ts,
       received_at: now,
     };
@@ -193,10 +194,10 @@ async function prequeue(
   if (config.queue.kind === 'bullmq') {
     const connection = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
     const queue = new Queue(config.queue.name, { connection, defaultJobOptions: jobOptions(config.queue) });
-    let batch: { name: string; data: { events: QueuedEvent[] }; opts: { jobId: string } }[] = [];
+    let batch: { name: string; data: ReturnType<typeof jobPayload>; opts: { jobId: string } }[] = [];
     for (let i = 0; i < n; i += jobSize) {
       const events = Array.from({ length: Math.min(jobSize, n - i) }, (_, k) => event(i + k));
-      batch.push({ name: JOB_NAME, data: { events }, opts: { jobId: uuidv7() } });
+      batch.push({ name: JOB_NAME, data: jobPayload(events), opts: { jobId: uuidv7() } });
       if (batch.length === 500) {
         await queue.addBulk(batch);
         batch = [];
@@ -221,7 +222,7 @@ async function drainWith(env: Record<string, string>, store: AnalyticsStore, sit
   let last = 0;
   for (;;) {
     rss = Math.max(rss, peakRssMb(worker.pid) ?? 0);
-    const views = (await store.dailyTotals(siteId, from, to)).reduce((s, d) => s + d.views, 0);
+    const views = (await store.summary(siteId, { grain: DAY, from: dayNumber(from), to: dayNumber(to) + 1 })).pageviews;
     if (views >= n) break;
     if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output()}`);
     if (performance.now() - started > 30 * 60_000) throw new Error(`drain stuck at ${views}/${n}`);
@@ -350,14 +351,15 @@ export async function statsPart(o: { redisUrl: string; store: 'sqlite' | 'postgr
   const yesterday = addDays(today, -1);
   // Older days: copies of yesterday's rollups, each with its own visitors (ids shifted), so the
   // range's exact uniques union ~3,000,000 distinct visitors, the hardest case for a range.
+  const source = dayNumber(yesterday);
   for (let d = 2; d < o.sizes.rangeDays; d++) {
-    const day = addDays(today, -d);
-    await sql`insert into daily_stats (site_id, day, total_views, unique_users, created_at_ms, updated_at_ms)
-      select site_id, ${day}, total_views, unique_users, created_at_ms, updated_at_ms from daily_stats where site_id = 'bench' and day = ${yesterday}`.execute(db);
-    await sql`insert into daily_paths (site_id, day, path_id, views)
-      select site_id, ${day}, path_id, views from daily_paths where site_id = 'bench' and day = ${yesterday}`.execute(db);
-    await sql`insert into daily_visitors (site_id, day, visitor_id)
-      select site_id, ${day}, visitor_id + ${d * 10_000_000} from daily_visitors where site_id = 'bench' and day = ${yesterday}`.execute(db);
+    const day = dayNumber(addDays(today, -d));
+    await sql`insert into rollups (site_id, grain, bucket, dim, scope, value, pageviews, events, visitors, visits, bounces, duration_ms, revision)
+      select site_id, grain, ${day}, dim, scope, value, pageviews, events, visitors, visits, bounces, duration_ms, revision
+      from rollups where site_id = 'bench' and grain = ${DAY} and bucket = ${source}`.execute(db);
+    await sql`insert into members (site_id, grain, bucket, dim, scope, value, visitor_id, refs)
+      select site_id, grain, ${day}, dim, scope, value, visitor_id + ${d * 10_000_000}, refs
+      from members where site_id = 'bench' and grain = ${DAY} and bucket = ${source}`.execute(db);
   }
   const { proc, url } = await startApi(env);
   const headers = { authorization: `Bearer ${site.readKey}` };
@@ -432,12 +434,13 @@ export async function uniquesPart(o: { redisUrl: string; sizes: Sizes; log: Log 
   const n = o.sizes.uniquesEvents;
   const event = (i: number): QueuedEvent => {
     const ts = dayStart + Math.floor((i / n) * 24 * HOUR);
-    return { id: uuidv7(ts), site_id: 'bench', event_type: 'pageview', path: `/page/${i % 1000}`, user_id: `visitor-${i}`, ts, received_at: ts };
+    return { id: uuidv7(ts), site_id: 'bench', type: 'pageview', path: `/page/${i % 1000}`, visitor: `u:visitor-${i}`, ts, received_at: ts };
   };
   await prequeue(env, n, 500, event);
   const { seconds, rss } = await drainWith(env, store, 'bench', n, day, day, o.log);
-  const totals = (await store.dailyTotals('bench', day, day))[0];
-  const overHours = await store.uniqueVisitors('bench', { hours: { from: dayStart, to: dayStart + 24 * HOUR } });
+  const dayTotals = await store.summary('bench', { grain: DAY, from: dayNumber(day), to: dayNumber(day) + 1 });
+  const totals = { uniques: dayTotals.visitors };
+  const overHours = (await store.summary('bench', { grain: 2, from: dayStart, to: dayStart + 24 * HOUR })).visitors;
   const site = (await store.getSite('bench'))!;
   const range = await rangeReport(store, site, addDays(day, -1), addDays(day, 1), 'day');
   await store.close();

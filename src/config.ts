@@ -2,6 +2,7 @@
 // every limit and tunable of the system is defined here and documented in the README.
 import { z } from 'zod';
 import path from 'node:path';
+import { createHmac, randomBytes } from 'node:crypto';
 
 const bool = (fallback: boolean) =>
   z
@@ -65,22 +66,47 @@ const schema = z.object({
 
   // Access.
   ADMIN_TOKEN: optionalString,
+  SESSION_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'SESSION_SECRET must be at least 32 characters' }),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(12),
+  SESSION_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), { message: 'PUBLIC_URL must be an http(s) origin, e.g. https://analytics.example.com' }),
+
+  // Tracker: a second path for /script.js, since ad-blockers block well-known names.
+  TRACKER_SCRIPT_PATH: optionalString,
 
   // Worker.
   RUN_WORKER: optionalBool,
   WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
-  SITE_CACHE_REFRESH_SECONDS: int(30, 1),
+  SITE_CACHE_REFRESH_SECONDS: int(10, 1),
   SESSION_TIMEOUT_MINUTES: int(30, 1),
 
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
   CRON_SCHEDULE: z.string().default('5 0 * * *'),
 
-  // Named by the spec for a future AWS integration; refused at start-up when enabled.
-  AWS_REGION: z.string().default('us-east-1'),
+  // Amazon SQS as the queue (USE_SQS=true). Credentials come from the AWS SDK's own provider chain
+  // (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, ECS/EC2 roles), which the
+  // SDK reads itself; the region and the endpoint are passed from here.
+  AWS_REGION: z.string().min(1).default('us-east-1'),
   USE_SQS: bool(false),
+  SQS_QUEUE_URL: optionalString,
+  SQS_DLQ_URL: optionalString,
+  AWS_ENDPOINT_URL_SQS: optionalString,
+  SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+
+  // CloudWatch Logs: every process also ships its log lines (stdout logging stays).
   ENABLE_CLOUDWATCH: bool(false),
+  CLOUDWATCH_LOG_GROUP: z.string().regex(/^[\w\-./#]{1,512}$/, 'letters, digits and _ - . / # only, at most 512').default('website-analytics'),
+  CLOUDWATCH_CREATE_LOG_GROUP: bool(true),
+  CLOUDWATCH_FLUSH_INTERVAL_MS: int(5000, 50),
+  CLOUDWATCH_BUFFER_MAX_EVENTS: int(20_000, 1),
+  CLOUDWATCH_BUFFER_MAX_BYTES: int(16 * 1024 * 1024, 256 * 1024),
+  CLOUDWATCH_FLUSH_TIMEOUT_MS: int(5000, 0),
+  CLOUDWATCH_REQUEST_TIMEOUT_MS: int(10_000, 100),
+  // The SDK's standard endpoint overrides (the service-specific one first).
+  AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: optionalString,
+  AWS_ENDPOINT_URL: optionalString,
 });
 
 export type Env = z.infer<typeof schema>;
@@ -96,8 +122,10 @@ export interface Config {
     | { kind: 'sqlite'; file: string };
   dataDir: string;
   redis: { url?: string; host?: string; port: number; password?: string } | undefined;
+  /** Set when USE_SQS=true. */
+  sqs: SqsConfig | undefined;
   queue: {
-    kind: 'bullmq' | 'embedded';
+    kind: 'bullmq' | 'embedded' | 'sqs';
     name: string;
     prefix: string;
     concurrency: number;
@@ -122,6 +150,20 @@ export interface Config {
     batchBodyLimitBytes: number;
   };
   adminToken: string | undefined;
+  tracker: {
+    /** A second path, besides /script.js, that serves the tracker script. */
+    scriptPath: string | undefined;
+  };
+  session: {
+    /** Signs the dashboard's session cookies; `derived` from ADMIN_TOKEN, or `random` per process (dev only). */
+    secret: Buffer;
+    secretSource: 'SESSION_SECRET' | 'ADMIN_TOKEN' | 'random';
+    ttlMs: number;
+    /** `auto`: Secure when the request came over https (X-Forwarded-Proto with TRUST_PROXY). */
+    secureCookie: 'auto' | boolean;
+  };
+  /** The origin people reach this server at (share links, CSRF origin check); default: the request's. */
+  publicUrl: string | undefined;
   worker: {
     /** Whether `npm start` runs a worker next to the API (default: only in embedded mode). */
     inProcess: boolean;
@@ -133,6 +175,34 @@ export interface Config {
   siteCacheRefreshMs: number;
   retentionDays: number;
   cronSchedule: string;
+  cloudwatch: CloudWatchConfig;
+}
+
+export interface CloudWatchConfig {
+  enabled: boolean;
+  region: string;
+  /** Endpoint override; the SDK's regional endpoint when undefined. */
+  endpoint: string | undefined;
+  logGroup: string;
+  /** Create the log group when it is missing (needs logs:CreateLogGroup). */
+  createLogGroup: boolean;
+  flushIntervalMs: number;
+  bufferMaxEvents: number;
+  bufferMaxBytes: number;
+  /** How long a process waits on shutdown for its buffered lines to be delivered. */
+  flushTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface SqsConfig {
+  queueUrl: string;
+  /** Where failed messages go (sent there, then deleted); else the queue's redrive policy moves them. */
+  dlqUrl: string | undefined;
+  region: string;
+  /** AWS_ENDPOINT_URL_SQS: an emulator or a VPC endpoint; unset, the SDK uses the region's endpoint. */
+  endpoint: string | undefined;
+  /** Long-poll wait of ReceiveMessage (0–20 s). */
+  waitTimeSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -144,8 +214,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.USE_SQS) throw new ConfigError('USE_SQS=true: the SQS queue is not available in this version; unset it to use BullMQ (REDIS_HOST) or the embedded queue.');
-  if (e.ENABLE_CLOUDWATCH) throw new ConfigError('ENABLE_CLOUDWATCH=true: CloudWatch logging is not available in this version; logs go to stdout (LOG_FORMAT=json for log shippers).');
+  const cloudwatchEndpoint = e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? e.AWS_ENDPOINT_URL;
+  if (cloudwatchEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(cloudwatchEndpoint)) {
+    throw new ConfigError(`${e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ? 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' : 'AWS_ENDPOINT_URL'} must be an http:// or https:// URL`);
+  }
 
   const dataDir = path.resolve(e.DATA_DIR);
   const store: Config['store'] = e.MONGODB_URI
@@ -159,7 +231,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const redis = e.REDIS_URL || e.REDIS_HOST
     ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
     : undefined;
-  const queueKind = redis ? 'bullmq' : 'embedded';
+  let sqs: SqsConfig | undefined;
+  if (e.USE_SQS) {
+    if (!e.SQS_QUEUE_URL) throw new ConfigError('USE_SQS=true needs SQS_QUEUE_URL (the queue URL, https://sqs.<region>.amazonaws.com/<account>/<name>)');
+    for (const [name, value] of [['SQS_QUEUE_URL', e.SQS_QUEUE_URL], ['SQS_DLQ_URL', e.SQS_DLQ_URL], ['AWS_ENDPOINT_URL_SQS', e.AWS_ENDPOINT_URL_SQS]] as const) {
+      if (value !== undefined && !/^https?:\/\/[^/\s]+/.test(value)) throw new ConfigError(`${name} must be an http:// or https:// URL`);
+    }
+    if (e.SQS_DLQ_URL === e.SQS_QUEUE_URL) throw new ConfigError('SQS_DLQ_URL must be another queue than SQS_QUEUE_URL');
+    sqs = { queueUrl: e.SQS_QUEUE_URL, dlqUrl: e.SQS_DLQ_URL, region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL_SQS, waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS };
+  }
+  // SQS when asked for; else BullMQ when Redis is configured (with SQS, Redis still holds the rate limits).
+  const queueKind = sqs ? 'sqs' : redis ? 'bullmq' : 'embedded';
 
   return {
     env: e.NODE_ENV,
@@ -169,6 +251,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     store,
     dataDir,
     redis,
+    sqs,
     queue: {
       kind: queueKind,
       name: e.QUEUE_NAME,
@@ -193,6 +276,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchBodyLimitBytes: Math.max(e.BATCH_BODY_LIMIT_BYTES, e.BODY_LIMIT_BYTES),
     },
     adminToken: e.ADMIN_TOKEN,
+    tracker: { scriptPath: trackerScriptPath(e.TRACKER_SCRIPT_PATH) },
+    session: sessionConfig(e),
+    publicUrl: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : undefined,
     worker: {
       inProcess: e.RUN_WORKER ?? queueKind === 'embedded',
       flushMaxEvents: e.WORKER_FLUSH_MAX_EVENTS,
@@ -202,6 +288,43 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     cronSchedule: e.CRON_SCHEDULE,
+    cloudwatch: {
+      enabled: e.ENABLE_CLOUDWATCH,
+      region: e.AWS_REGION,
+      endpoint: cloudwatchEndpoint,
+      logGroup: e.CLOUDWATCH_LOG_GROUP,
+      createLogGroup: e.CLOUDWATCH_CREATE_LOG_GROUP,
+      flushIntervalMs: e.CLOUDWATCH_FLUSH_INTERVAL_MS,
+      bufferMaxEvents: e.CLOUDWATCH_BUFFER_MAX_EVENTS,
+      bufferMaxBytes: e.CLOUDWATCH_BUFFER_MAX_BYTES,
+      flushTimeoutMs: e.CLOUDWATCH_FLUSH_TIMEOUT_MS,
+      requestTimeoutMs: e.CLOUDWATCH_REQUEST_TIMEOUT_MS,
+    },
+  };
+}
+
+/** A URL path of plain segments ending in `.js`, outside `/api/` (route parameters and wildcards refused). */
+function trackerScriptPath(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(value) || !value.endsWith('.js') || /\/\.\.?(\/|$)/.test(value)) {
+    throw new ConfigError(`TRACKER_SCRIPT_PATH must be a path such as /js/app.js: it starts with /, ends with .js, and has only letters, digits and . _ ~ - between slashes (got "${value}")`);
+  }
+  if (/^\/api\//i.test(value)) throw new ConfigError(`TRACKER_SCRIPT_PATH must not be under /api/ (got "${value}")`);
+  return value;
+}
+
+function sessionConfig(e: Env): Config['session'] {
+  const [secret, secretSource]: [Buffer, Config['session']['secretSource']] = e.SESSION_SECRET
+    ? [Buffer.from(e.SESSION_SECRET), 'SESSION_SECRET']
+    : e.ADMIN_TOKEN
+      ? // A key of its own, so a session cookie never reveals anything about the token itself.
+        [createHmac('sha256', 'website-analytics session key').update(e.ADMIN_TOKEN).digest(), 'ADMIN_TOKEN']
+      : [randomBytes(32), 'random'];
+  return {
+    secret,
+    secretSource,
+    ttlMs: Math.round(e.SESSION_TTL_HOURS * 3600_000),
+    secureCookie: e.SESSION_COOKIE_SECURE === 'auto' ? 'auto' : e.SESSION_COOKIE_SECURE === 'true',
   };
 }
 

@@ -1,21 +1,19 @@
-// `npm start`: the HTTP API. With Redis configured it serves the API alone (workers are their own
+// `npm start`: the HTTP API. With Redis or SQS it serves the API alone (workers are their own
 // processes, `npm run worker:prod`); embedded, it also runs a worker in a thread of this process.
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from './api/app.js';
+import { dashboardDir } from './api/dashboard.js';
 import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
-import { BullmqEventQueue } from './queue/bullmq.js';
-import { EmbeddedEventQueue } from './queue/embedded.js';
-import type { EventQueue } from './queue/port.js';
+import { createEventQueue, queueLabel } from './queue/factory.js';
 import { createRedis } from './queue/redis.js';
 import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { SaltCache } from './ingest/salts.js';
-import { embeddedQueueFile } from './worker/run.js';
 
 /** How often an API server re-reads the salts (deleted ones disappear; new ones are made on demand). */
 const SALT_REFRESH_MS = 10 * 60_000;
@@ -36,29 +34,33 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await salts.load();
   salts.startRefresh(SALT_REFRESH_MS, (err) => logger.warn({ err }, 'Salt refresh failed'));
 
-  let queue: EventQueue;
+  const queue = createEventQueue(config);
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
-  if (config.queue.kind === 'bullmq') {
-    queue = new BullmqEventQueue(config.redis!, config.queue);
+  if (config.redis) {
+    // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
     // Rate-limit counters and site announcements share one connection; failures never block a request.
     redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     redis.on('error', () => {});
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
-    // Not awaited: with Redis down the API still starts (and answers 503 for events); ioredis
-    // subscribes once it connects, and the periodic refresh covers anything missed meanwhile.
-    subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    // Awaited for at most 2 s, so a server that says it listens normally hears every later change;
+    // with Redis down the API still starts (and answers 503 for events), ioredis subscribes once it
+    // connects, and the periodic refresh covers anything missed meanwhile.
+    const subscribed = subscriber.subscribe(channel).catch((err: Error) => logger.warn(`Cannot subscribe to site announcements: ${err.message}`));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([subscribed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    // A message names a site that was created, changed (keys, share link) or deleted: reloading it
+    // from the store covers all three (a deleted site leaves the cache with its keys).
     subscriber.on('message', (_ch, siteId: string) => {
       sites.refreshSite(siteId).catch((err) => logger.warn({ err }, `Could not load announced site ${siteId}`));
     });
     announceSite = async (siteId) => {
       await redis!.publish(channel, siteId);
     };
-  } else {
-    queue = new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs);
   }
 
   const ctx: ApiContext = {
@@ -72,9 +74,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     announceSite,
     now: Date.now,
   };
-  const app = await buildApp(ctx, { logger, redis });
+  if (config.session.secretSource === 'random') {
+    logger.warn(
+      'Dashboard sessions are signed with a random per-process key (no SESSION_SECRET or ADMIN_TOKEN): they end when this process restarts and are not shared between API servers. Set SESSION_SECRET or ADMIN_TOKEN.',
+    );
+  }
+  const app = await buildApp(ctx, { logger, redis, dashboardDir: dashboardDir() });
   const address = await app.listen({ port: config.port, host: config.host });
-  logger.info(`API listening on ${address} (${queue.kind} queue "${config.queue.name}", ${store.kind} store)`);
+  logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
 
   return {
     app,

@@ -496,7 +496,7 @@ describe('Dockerfile', () => {
     expect(ci).toBeGreaterThanOrEqual(0);
     expect(compile).toBeGreaterThan(ci);
     expect(order.slice(0, ci).some((l) => /^COPY .*package-lock\.json/.test(l)), 'the lock file is copied before npm ci').toBe(true);
-    for (const dir of ['src', 'worker', 'tsconfig.json']) {
+    for (const dir of ['src', 'worker', 'tracker', 'tsconfig.json']) {
       expect(order.slice(0, compile).some((l) => new RegExp(`^COPY .*\\b${dir.replace('.', '\\.')}\\b`).test(l)), `${dir} copied before the build`).toBe(true);
     }
   });

@@ -10,14 +10,16 @@ import { loadConfig } from '../src/config.js';
 import { uuidv7 } from '../src/core/id.js';
 import { BullmqEventQueue, JOB_NAME } from '../src/queue/bullmq.js';
 import { EmbeddedEventQueue } from '../src/queue/embedded.js';
+import { SqsEventQueue } from '../src/queue/sqs.js';
 import { PrivatePostgres, PrivateRedis } from './helpers/private-servers.js';
 import { REDIS_URL, serviceAvailable } from './helpers/services.js';
+import { TEST_CREDENTIALS } from './helpers/sqs.js';
 import { System, type Mode, type SiteKeys } from './helpers/system.js';
 import { expectedStats, sendEvents, storedUserIds, trafficEvent, type SentEvent } from './helpers/traffic.js';
 import { sleep, until } from './helpers/wait.js';
 
 const redisUp = await serviceAvailable('Redis', REDIS_URL);
-const modes: Mode[] = redisUp ? ['bullmq', 'embedded'] : ['embedded'];
+const modes: Mode[] = redisUp ? ['bullmq', 'embedded', 'sqs'] : ['embedded', 'sqs'];
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,6 +35,10 @@ async function start(mode: Mode, env: Record<string, string>): Promise<System> {
 
 /** Jobs held by workers right now, read from the queue itself. */
 async function activeJobs(sys: System): Promise<number> {
+  if (sys.mode === 'sqs') {
+    // Received and still invisible: held by a worker (or by a dead one until its visibility ends).
+    return sys.sqs!.emulator.inspect(sys.sqs!.queue.name).inflight.filter((m) => m.visibilityDeadline > Date.now()).length;
+  }
   if (sys.mode === 'embedded') {
     const db = new Database(path.join(sys.env.DATA_DIR!, 'analytics.db'), { readonly: true });
     try {
@@ -146,6 +152,17 @@ describe.each(modes)('faults (%s)', (mode) => {
         const j = (await producer.queue.getJob(job.id!))!;
         return { state: await j.getState(), attempts: j.attemptsMade, reason: j.failedReason };
       };
+    } else if (mode === 'sqs') {
+      const producer = new SqsEventQueue(config.sqs!, { clientOptions: { credentials: TEST_CREDENTIALS } });
+      cleanups.push(() => producer.close());
+      await producer.enqueue([poison as never]);
+      // The dead-letter queue holds the message with the reason and the attempts the worker recorded.
+      poisonState = async () => {
+        const { emulator, queue } = sys.sqs!;
+        const dead = emulator.inspect(queue.dlqName).ready.find((m) => m.body.includes('not-a-uuid'));
+        if (!dead) return { state: 'queued', attempts: 0, reason: '' };
+        return { state: 'failed', attempts: Number(dead.messageAttributes.attempts?.StringValue), reason: dead.messageAttributes.failed_reason?.StringValue ?? '' };
+      };
     } else {
       const producer = new EmbeddedEventQueue(path.join(sys.env.DATA_DIR!, 'analytics.db'));
       cleanups.push(() => producer.close());
@@ -248,5 +265,32 @@ describe.runIf(redisUp)('faults with private servers', () => {
     connection.disconnect();
     const failures = worker.lines.slice(from).filter((l) => /Job failed/.test(l)).length;
     console.log(`[fault] PostgreSQL stopped: sent 5000, acknowledged ${phase1.acked.length + phase2.acked.length} (3000 during the outage), failed attempts ${failures}, counted 5000, failed jobs 0`);
+  });
+});
+
+describe('faults with SQS', () => {
+  it('SQS refusing the messages: 503 (never a 2xx), then every acknowledged event counted once', async () => {
+    const sys = await start('sqs', { ENQUEUE_TIMEOUT_MS: '2000' });
+    const worker = await sys.startWorker();
+    const { emulator, queue } = sys.sqs!;
+    const site = await sys.createSite('SQS Refusing');
+    const before = await sendEvents(sys, site, Array.from({ length: 300 }, (_, i) => trafficEvent(site, i)));
+    expect(before.acked).toHaveLength(300);
+    await sys.statsWhen(site, '', (d) => d.total_views === 300);
+    // The queue is gone (deleted, or a wrong SQS_QUEUE_URL): SendMessageBatch fails, so nothing is acknowledged.
+    emulator.server.deleteQueue(queue.name);
+    const during = await sendEvents(sys, site, Array.from({ length: 100 }, (_, i) => trafficEvent(site, 300 + i)));
+    expect(during.acked).toHaveLength(0);
+    expect(during.statuses.get(503)).toBe(100);
+    const refused = await sys.sendEvent(site, trafficEvent(site, 999_999).body);
+    expect(refused.json).toMatchObject({ success: false, error: 'Service unavailable' });
+    expect((await sys.request('GET', '/api/health')).status).toBe(503);
+    await worker.waitForLine(/SQS ReceiveMessage failed/);
+    // Back (same URL): the API acknowledges again and the worker, which kept polling, applies.
+    emulator.server.createQueue(queue.name, { attributes: { MaximumMessageSize: '262144' } });
+    const after = await sendEvents(sys, site, Array.from({ length: 300 }, (_, i) => trafficEvent(site, 1000 + i)));
+    expect(after.acked).toHaveLength(300);
+    await expectExact(sys, site, [...before.acked, ...after.acked], 60_000);
+    console.log(`[fault sqs] queue missing: ${during.statuses.get(503)} requests refused with 503, acknowledged ${before.acked.length + after.acked.length}, counted ${before.acked.length + after.acked.length}`);
   });
 });

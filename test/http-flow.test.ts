@@ -1,5 +1,5 @@
 // Events through the real API, the real queue and the real worker into exact statistics —
-// in every deployment shape: embedded, BullMQ + SQLite, BullMQ + PostgreSQL. Also: worker logs,
+// in every deployment shape: embedded, BullMQ + SQLite, BullMQ + PostgreSQL, SQS (fauxqs) + SQLite. Also: worker logs,
 // retries after a store failure, replayed jobs, and the cron.
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -10,10 +10,11 @@ import { newEventId, type QueuedEvent } from '../src/core/event.js';
 import { addDays, dayNumber, hourStart, localDay, toLocalIso } from '../src/core/time.js';
 import { prepareEvent } from '../src/worker/prepare.js';
 import { BullmqEventQueue } from '../src/queue/bullmq.js';
-import { EmbeddedEventQueue } from '../src/queue/embedded.js';
-import type { EventQueue } from '../src/queue/port.js';
+import { createEventQueue } from '../src/queue/factory.js';
+import { SqsEventQueue } from '../src/queue/sqs.js';
 import { openStore } from '../src/store/index.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable, uniqueName } from './helpers/services.js';
+import { TEST_CREDENTIALS } from './helpers/sqs.js';
 import { dropSchema } from './helpers/stores.js';
 import { CRON_ENTRY, System, sleep, spawnNode, type Mode, type SiteKeys } from './helpers/system.js';
 
@@ -29,6 +30,7 @@ const shapes: Shape[] = [
   { name: 'embedded queue + SQLite', mode: 'embedded', store: 'sqlite' },
   ...(redisUp ? [{ name: 'BullMQ + SQLite', mode: 'bullmq' as const, store: 'sqlite' as const }] : []),
   ...(redisUp && pgUp ? [{ name: 'BullMQ + PostgreSQL', mode: 'bullmq' as const, store: 'postgres' as const }] : []),
+  { name: 'SQS (fauxqs) + SQLite', mode: 'sqs', store: 'sqlite' },
 ];
 
 /** 12 paths with 1..12 views, three awkward paths, 23 viewers, 2 visitors who only sign up. */
@@ -109,8 +111,8 @@ describe.each(shapes)('end to end: $name', (shape) => {
 
   it('counts a replayed job once', async () => {
     const config = loadConfig(sys.env);
-    const producer: EventQueue =
-      shape.mode === 'bullmq' ? new BullmqEventQueue(config.redis!, config.queue) : new EmbeddedEventQueue(path.join(sys.env.DATA_DIR!, 'analytics.db'));
+    // The test process has no AWS credentials of its own: the emulator's are passed in.
+    const producer = shape.mode === 'sqs' ? new SqsEventQueue(config.sqs!, { clientOptions: { credentials: TEST_CREDENTIALS } }) : createEventQueue(config);
     try {
       if (producer instanceof BullmqEventQueue) await producer.queue.waitUntilReady();
       const base = await totals();

@@ -1,7 +1,9 @@
 // The EventQueue contract: producer and consumer of each adapter, over the real backend.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config.js';
-import { toQueuedEvent, type JobPayload } from '../src/core/event.js';
+import { newEventId, type QueuedEvent } from '../src/core/event.js';
+
+type Payload = { events: QueuedEvent[] };
 import type { ClaimedJob, EventConsumer, EventQueue, GroupHandler } from '../src/queue/port.js';
 
 export interface QueueHarness {
@@ -26,7 +28,7 @@ export function queueSettings(overrides: Partial<Config['queue']> = {}): Config[
   };
 }
 
-const ev = (n: number) => toQueuedEvent({ site_id: 's', event_type: 'pageview', path: `/${n}`, user_id: `u${n}` }, n, n);
+const ev = (n: number): QueuedEvent => ({ id: newEventId(), site_id: 's', type: 'pageview', path: `/${n}`, visitor: `u:u${n}`, ts: n, received_at: n });
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -58,7 +60,7 @@ export function queueContract(name: string, open: (settings: Config['queue']) =>
       await producer.enqueue([ev(1), ev(2)]);
       const seen: number[] = [];
       await consumer.start(async (jobs) => {
-        for (const j of jobs) seen.push(...(j.data as JobPayload).events.map((e) => e.ts));
+        for (const j of jobs) seen.push(...(j.data as Payload).events.map((e) => e.ts));
         return jobs.map(() => null);
       });
       for (let i = 3; i <= 50; i++) await producer.enqueue([ev(i)]);
@@ -100,7 +102,7 @@ export function queueContract(name: string, open: (settings: Config['queue']) =>
       await consumer.start(async (jobs) =>
         jobs.map((j) => {
           if (!storeUp) return new Error('store down');
-          applied.push(...(j.data as JobPayload).events.map((e) => e.ts));
+          applied.push(...(j.data as Payload).events.map((e) => e.ts));
           return null;
         }),
       );
@@ -119,7 +121,7 @@ export function queueContract(name: string, open: (settings: Config['queue']) =>
       const calls = new Map<string, number>();
       const handler: GroupHandler = async (jobs: ClaimedJob[]) =>
         jobs.map((j) => {
-          const first = (j.data as JobPayload).events[0]!.ts;
+          const first = (j.data as Payload).events[0]!.ts;
           calls.set(String(first), (calls.get(String(first)) ?? 0) + 1);
           return first === 1 && j.attemptsMade < 2 ? new Error('transient') : null;
         });

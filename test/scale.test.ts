@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/core/id.js';
 import { newSite } from '../src/core/site.js';
-import { bucketsOf } from '../src/core/time.js';
-import { rangeReport } from '../src/reports/stats.js';
-import type { BucketedEvent } from '../src/store/port.js';
+import { dayReport, rangeReport } from '../src/reports/stats.js';
+import type { PreparedEvent } from '../src/store/port.js';
+import { prepareEvent } from '../src/worker/prepare.js';
 import { POSTGRES_URL, serviceAvailable } from './helpers/services.js';
 import { postgresHarness, sqliteHarness } from './helpers/stores.js';
 import type { StoreHarness } from './store.contract.js';
@@ -23,22 +23,13 @@ describe.each(harnesses)('exact uniques at scale (%s)', (_name, open) => {
     try {
       const site = newSite('scale', 'Scale', 'UTC', DAY1).site;
       await h.store.createSite(site);
-      const event = (visitor: number, ts: number): BucketedEvent => ({
-        id: uuidv7(ts),
-        site_id: site.site_id,
-        event_type: 'pageview',
-        path: `/p${visitor % 500}`,
-        user_id: `visitor-${visitor}`,
-        ts,
-        received_at: ts,
-        ...bucketsOf(ts, 'UTC'),
-        is_pageview: true,
-      });
+      const event = (visitor: number, ts: number): PreparedEvent =>
+        prepareEvent({ id: uuidv7(ts), site_id: site.site_id, type: 'pageview', path: `/p${visitor % 500}`, visitor: `u:visitor-${visitor}`, ts, received_at: ts }, site);
       // Day 1: every visitor once, a third of them once more late in the day.
       // Day 2: visitors 50,000..129,999 (30,000 new ones).
-      const batches: BucketedEvent[][] = [];
-      let batch: BucketedEvent[] = [];
-      const push = (e: BucketedEvent) => {
+      const batches: PreparedEvent[][] = [];
+      let batch: PreparedEvent[] = [];
+      const push = (e: PreparedEvent) => {
         batch.push(e);
         if (batch.length === 5000) {
           batches.push(batch);
@@ -50,22 +41,19 @@ describe.each(harnesses)('exact uniques at scale (%s)', (_name, open) => {
       for (let v = 50_000; v < 130_000; v++) push(event(v, DAY2 + (v % 80_000) * 1000));
       batches.push(batch);
       let applied = 0;
-      for (const b of batches) applied += (await h.store.applyEvents(b, DAY2)).applied;
+      for (const b of batches) applied += (await h.store.applyEvents(b, { now: DAY2, sessionTimeoutMs: 30 * 60_000 })).applied;
       const total = batches.reduce((n, b) => n + b.length, 0);
       expect(applied).toBe(total);
 
-      const days = await h.store.dailyTotals(site.site_id, '2024-06-15', '2024-06-16');
-      expect(days).toEqual([
-        { day: '2024-06-15', views: VISITORS + Math.ceil(VISITORS / 3), uniques: VISITORS },
-        { day: '2024-06-16', views: 80_000, uniques: 80_000 },
-      ]);
+      expect(await dayReport(h.store, site, '2024-06-15')).toMatchObject({ total_views: VISITORS + Math.ceil(VISITORS / 3), unique_users_count: VISITORS });
+      expect(await dayReport(h.store, site, '2024-06-16')).toMatchObject({ total_views: 80_000, unique_users_count: 80_000 });
       const range = await rangeReport(h.store, site, '2024-06-15', '2024-06-16', 'day');
       expect(range.unique_users_count).toBe(130_000);
       expect(range.total_views).toBe(total);
       // Hourly rollups add up to the day, and their union over the day is the day's visitors.
-      const hours = await h.store.hourlyTotals(site.site_id, DAY1, DAY2);
-      expect(hours.reduce((n, x) => n + x.views, 0)).toBe(VISITORS + Math.ceil(VISITORS / 3));
-      expect(await h.store.uniqueVisitors(site.site_id, { hours: { from: DAY1, to: DAY2 } })).toBe(VISITORS);
+      const hours = await h.store.summary(site.site_id, { grain: 2, from: DAY1, to: DAY2 });
+      expect(hours.series.reduce((n, x) => n + x.pageviews, 0)).toBe(VISITORS + Math.ceil(VISITORS / 3));
+      expect(hours.visitors).toBe(VISITORS);
     } finally {
       await h.cleanup();
     }

@@ -535,17 +535,27 @@ describe('MongoDB store: commands sent to the server', () => {
   describe('sites', () => {
     const siteDoc = { _id: SITE, ...site, created_at: AT };
 
-    it('createSite inserts one document with _id = site_id and created_at as a Date', async () => {
+    const tombstoneCheck = { find: 'deleted_sites', filter: { _id: SITE }, limit: 1, singleBatch: true, $db: DB };
+
+    it('createSite checks the deleted ids, then inserts one document with _id = site_id and created_at as a Date', async () => {
       await store.createSite(site);
-      expect(server.sent().map(shape)).toEqual([{ insert: 'sites', ordered: true, documents: [siteDoc], $db: DB }]);
+      expect(server.sent().map(shape)).toEqual([tombstoneCheck, { insert: 'sites', ordered: true, documents: [siteDoc], $db: DB }]);
+    });
+
+    it('createSite refuses the id of a deleted site without inserting', async () => {
+      cursorOnce('find', 'deleted_sites', [{ _id: SITE, deleted_at: AT }]);
+      const err = await store.createSite(site).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SiteExistsError);
+      expect((err as SiteExistsError).reason).toBe('deleted');
+      expect(server.sent().map(shape)).toEqual([tombstoneCheck]);
     });
 
     it('createSite turns a duplicate _id into SiteExistsError', async () => {
       server.replyOnce((c) => (c.name === 'insert' ? duplicateKey(0, `${DB}.sites index: _id_ dup key: { _id: "${SITE}" }`) : undefined));
       cursorOnce('find', 'sites', [siteDoc]);
       await expect(store.createSite(site)).rejects.toBeInstanceOf(SiteExistsError);
-      expect(server.sent().map(target)).toEqual(['insert sites', 'find sites']);
-      expect(shape(server.sent()[1]!)).toEqual({ find: 'sites', filter: { _id: SITE }, limit: 1, singleBatch: true, $db: DB });
+      expect(server.sent().map(target)).toEqual(['find deleted_sites', 'insert sites', 'find sites']);
+      expect(shape(server.sent()[2]!)).toEqual({ find: 'sites', filter: { _id: SITE }, limit: 1, singleBatch: true, $db: DB });
     });
 
     it('createSite rethrows a duplicate key hash of another site as it is', async () => {
@@ -572,6 +582,68 @@ describe('MongoDB store: commands sent to the server', () => {
       cursorOnce('find', 'sites', [siteDoc, other]);
       expect(await store.listSites()).toStrictEqual([site, { ...site, site_id: 'site-b', created_at: NOW + 1 }]);
       expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, sort: { _id: 1 }, $db: DB }]);
+    });
+
+    it('createSite and getSite carry a share token hash only when there is one', async () => {
+      await store.createSite({ ...site, share_token_hash: 'c'.repeat(64) });
+      expect(shape(server.sent()[1]!).documents).toEqual([{ ...siteDoc, share_token_hash: 'c'.repeat(64) }]);
+      cursorOnce('find', 'sites', [{ ...siteDoc, share_token_hash: 'c'.repeat(64) }]);
+      expect(await store.getSite(SITE)).toStrictEqual({ ...site, share_token_hash: 'c'.repeat(64) });
+    });
+
+    it('updateSite sets new key hashes with one updateOne by _id', async () => {
+      server.replyOnce((c) => (c.name === 'update' ? { ok: 1, n: 1, nModified: 1 } : undefined));
+      expect(await store.updateSite(SITE, { api_key_hash: 'd'.repeat(64), read_key_hash: 'e'.repeat(64) })).toBe(true);
+      expect(server.sent().map(shape)).toEqual([
+        {
+          update: 'sites',
+          ordered: true,
+          updates: [{ q: { _id: SITE }, u: { $set: { api_key_hash: 'd'.repeat(64), read_key_hash: 'e'.repeat(64) } } }],
+          $db: DB,
+        },
+      ]);
+    });
+
+    it('updateSite sets or unsets the share token hash, and says when no site matched', async () => {
+      server.replyOnce((c) => (c.name === 'update' ? { ok: 1, n: 1, nModified: 1 } : undefined));
+      server.replyOnce((c) => (c.name === 'update' ? { ok: 1, n: 0, nModified: 0 } : undefined));
+      expect(await store.updateSite(SITE, { share_token_hash: 'f'.repeat(64) })).toBe(true);
+      expect(await store.updateSite('missing', { share_token_hash: null })).toBe(false);
+      expect(server.sent().map((c) => shape(c).updates)).toEqual([
+        [{ q: { _id: SITE }, u: { $set: { share_token_hash: 'f'.repeat(64) } } }],
+        [{ q: { _id: 'missing' }, u: { $unset: { share_token_hash: '' } } }],
+      ]);
+    });
+
+    it('deleteSite writes the tombstone, deletes the site, then its documents in every other collection', async () => {
+      server.replyOnce((c) => (c.name === 'delete' && c.command.delete === 'sites' ? { ok: 1, n: 1 } : undefined));
+      server.replyOnce((c) =>
+        c.name === 'listCollections'
+          ? {
+              ok: 1,
+              cursor: {
+                id: Long.fromNumber(0),
+                ns: `${DB}.$cmd.listCollections`,
+                firstBatch: ['sites', 'deleted_sites', 'events', 'rollups', 'members', 'system.views'].map((name) => ({ name, type: 'collection' })),
+              },
+            }
+          : undefined,
+      );
+      expect(await store.deleteSite(SITE, NOW)).toBe(true);
+      const sent = server.sent().map(shape);
+      expect(sent[0]).toEqual({
+        update: 'deleted_sites',
+        ordered: true,
+        updates: [{ q: { _id: SITE }, u: { $setOnInsert: { deleted_at: AT } }, upsert: true }],
+        $db: DB,
+      });
+      expect(sent[1]).toEqual({ delete: 'sites', ordered: true, deletes: [{ q: { _id: SITE }, limit: 1 }], $db: DB });
+      // Collections only: the daily_stats view refuses deletes.
+      expect(sent[2]).toMatchObject({ listCollections: 1, filter: { type: 'collection' }, nameOnly: true, $db: DB });
+      // The site id is a value in each filter, never a field name; sites and tombstones are kept apart.
+      expect(sent.slice(3)).toEqual(
+        ['events', 'members', 'rollups'].map((name) => ({ delete: name, ordered: true, deletes: [{ q: { site_id: SITE }, limit: 0 }], $db: DB })),
+      );
     });
   });
 

@@ -95,6 +95,45 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         const again = newSite(site.site_id, 'Other', 'UTC', NOW).site;
         await expect(store.createSite(again)).rejects.toBeInstanceOf(SiteExistsError);
       });
+
+      it('updates key hashes and the share token hash, and says when the site is unknown', async () => {
+        expect(await store.updateSite(site.site_id, { api_key_hash: 'a'.repeat(64), read_key_hash: 'b'.repeat(64) })).toBe(true);
+        expect(await store.getSite(site.site_id)).toEqual({ ...site, api_key_hash: 'a'.repeat(64), read_key_hash: 'b'.repeat(64) });
+        expect(await store.updateSite(site.site_id, { share_token_hash: 'c'.repeat(64) })).toBe(true);
+        expect((await store.getSite(site.site_id))?.share_token_hash).toBe('c'.repeat(64));
+        expect((await store.listSites()).find((s) => s.site_id === site.site_id)?.share_token_hash).toBe('c'.repeat(64));
+        expect(await store.updateSite(site.site_id, { share_token_hash: null })).toBe(true);
+        expect(await store.getSite(site.site_id)).not.toHaveProperty('share_token_hash');
+        expect(await store.updateSite('no-such-site', { share_token_hash: null })).toBe(false);
+      });
+
+      it('deletes a site with its raw events and rollups, keeps other sites, and never reuses the id', async () => {
+        const other = await addSite('UTC');
+        const at = NOW - HOUR;
+        await apply([
+          event(site, { at, path: '/gone', user_id: 'u1' }),
+          event(site, { at, path: '/gone', user_id: 'u2', event_type: 'signup' }),
+          event(other, { at, path: '/kept', user_id: 'u1' }),
+        ]);
+        expect(await store.deleteSite(site.site_id, NOW)).toBe(true);
+        expect(await store.getSite(site.site_id)).toBeUndefined();
+        expect((await store.listSites()).map((s) => s.site_id)).not.toContain(site.site_id);
+        expect(await store.countEvents(site.site_id)).toBe(0);
+        expect(await dayReport(store, site, '2024-06-15')).toMatchObject({ total_views: 0, unique_users_count: 0, visits: 0, top_paths: [] });
+        expect((await store.summary(site.site_id, { grain: 2, from: at - HOUR, to: NOW + HOUR })).series).toEqual([]);
+        const day = rangePeriod(site, '2024-06-15', '2024-06-15', 'day');
+        expect(await breakdownReport(store, site, day, dim('event'), [], 10)).toEqual([]);
+        expect(await realtimeReport(store, site, at + MIN)).toMatchObject({ visitors: 0, pageviews: 0 });
+        // The other site is untouched.
+        expect(await store.countEvents(other.site_id)).toBe(1);
+        expect((await dayReport(store, other, '2024-06-15')).top_paths).toEqual([{ path: '/kept', views: 1 }]);
+        // The id stays taken; deleting again finds nothing.
+        const again = newSite(site.site_id, 'Again', 'UTC', NOW).site;
+        const err = await store.createSite(again).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SiteExistsError);
+        expect((err as SiteExistsError).reason).toBe('deleted');
+        expect(await store.deleteSite(site.site_id, NOW)).toBe(false);
+      });
     });
 
     describe('applying events', () => {

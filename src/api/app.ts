@@ -7,12 +7,19 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { ApiContext } from './context.js';
 import { ApiError, errorHandler } from './errors.js';
+import { dashboardRoutes } from './dashboard.js';
+import { authRoutes } from './routes/auth.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
+import { trackerRoutes } from './routes/tracker.js';
+import { sessionHook } from './session.js';
 
-export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: Redis }): Promise<FastifyInstance> {
+export async function buildApp(
+  ctx: ApiContext,
+  opts: { logger: Logger; redis?: Redis; /** The built dashboard (dist/web); none: API only. */ dashboardDir?: string },
+): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
@@ -55,9 +62,16 @@ export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: 
     limit = { max, timeWindow: windowSeconds * 1000 };
   }
 
+  // Dashboard sessions: read endpoints accept the cookie next to the Bearer header.
+  app.decorateRequest('dashboardSession', undefined);
+  app.addHook('onRequest', sessionHook(config, ctx.sites, ctx.now));
+
   eventRoutes(app, ctx, limit);
+  authRoutes(app, ctx, limit);
   statsRoutes(app, ctx);
   siteRoutes(app, ctx, limit);
   healthRoutes(app, ctx);
+  trackerRoutes(app, ctx);
+  if (opts.dashboardDir) await dashboardRoutes(app, opts.dashboardDir, opts.logger);
   return app;
 }

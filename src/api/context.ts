@@ -16,7 +16,7 @@ export interface ApiContext {
   queue: EventQueue;
   batcher: EnqueueBatcher;
   sites: SiteCache;
-  /** Tells the other API servers about a new site (Redis pub/sub); no-op when alone. */
+  /** Tells the other API servers that a site was created, changed or deleted (Redis pub/sub); no-op when alone. */
   announceSite: (siteId: string) => Promise<void>;
   now: () => number;
 }

@@ -10,6 +10,8 @@ export interface Site {
   api_key_hash: string;
   read_key_hash: string;
   created_at: number;
+  /** SHA-256 of the public share token, when a read-only share link is on. */
+  share_token_hash?: string;
 }
 
 export const siteInputSchema = z.object(
@@ -39,9 +41,12 @@ export function slugify(name: string): string {
     .replace(/-+$/, '');
 }
 
-/** Ingestion keys may be embedded in public pages; read keys must stay secret. */
-export type KeyKind = 'api' | 'read';
-const PREFIX: Record<KeyKind, string> = { api: 'ak_', read: 'rk_' };
+/**
+ * Ingestion keys may be embedded in public pages; read keys must stay secret; share tokens sit in
+ * a public link that reads one site's statistics.
+ */
+export type KeyKind = 'api' | 'read' | 'share';
+const PREFIX: Record<KeyKind, string> = { api: 'ak_', read: 'rk_', share: 'sh_' };
 
 export function generateKey(kind: KeyKind): string {
   return PREFIX[kind] + randomBytes(24).toString('base64url'); // 192 random bits
@@ -72,4 +77,11 @@ export function newSite(siteId: string, name: string, timezone: string, now: num
     apiKey,
     readKey,
   };
+}
+
+/** New keys for an existing site (rotation): the old ones stop working once these are stored. */
+export function rotatedKeys(): { apiKey: string; readKey: string; hashes: { api_key_hash: string; read_key_hash: string } } {
+  const apiKey = generateKey('api');
+  const readKey = generateKey('read');
+  return { apiKey, readKey, hashes: { api_key_hash: hashKey(apiKey), read_key_hash: hashKey(readKey) } };
 }

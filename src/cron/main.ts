@@ -1,6 +1,6 @@
 // `npm run cron`: runs the daily maintenance once and exits.
 import { loadConfig, loadDotEnv } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, flushLogs } from '../logger.js';
 import { openStore } from '../store/index.js';
 import { runMaintenance } from './maintenance.js';
 
@@ -17,4 +17,6 @@ try {
 } catch (err) {
   logger.error({ err }, `Maintenance failed: ${(err as Error).message}`);
   process.exitCode = 1;
+} finally {
+  await flushLogs();
 }

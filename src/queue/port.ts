@@ -1,9 +1,10 @@
 // The EventQueue port. Producer side (the API) and consumer side (the worker) are separate
-// objects so an API server never opens worker connections. Adapters: bullmq.ts, embedded.ts.
+// objects so an API server never opens worker connections. Adapters: bullmq.ts, embedded.ts, sqs.ts;
+// factory.ts chooses one from the configuration.
 import type { QueuedEvent } from '../core/event.js';
 
 export interface EventQueue {
-  readonly kind: 'bullmq' | 'embedded';
+  readonly kind: 'bullmq' | 'embedded' | 'sqs';
   /** Resolves once the events are durably queued: they will be applied even if this process dies. */
   enqueue(events: QueuedEvent[]): Promise<void>;
   ping(): Promise<void>;

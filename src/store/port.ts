@@ -31,15 +31,35 @@ export interface ApplyResult {
 }
 
 export class SiteExistsError extends Error {
-  constructor(readonly siteId: string) {
-    super(`Site "${siteId}" already exists`);
+  /** `deleted`: the id belonged to a site that was deleted; ids are never reused (see deleteSite). */
+  constructor(
+    readonly siteId: string,
+    readonly reason: 'exists' | 'deleted' = 'exists',
+  ) {
+    super(reason === 'deleted' ? `Site id "${siteId}" belonged to a deleted site` : `Site "${siteId}" already exists`);
   }
+}
+
+/** What may change on an existing site: its key hashes (rotation) and its share token (null: off). */
+export interface SitePatch {
+  api_key_hash?: string;
+  read_key_hash?: string;
+  share_token_hash?: string | null;
 }
 
 export interface SiteStore {
   createSite(site: Site): Promise<void>;
   getSite(siteId: string): Promise<Site | undefined>;
   listSites(): Promise<Site[]>;
+  /** Changes a site's keys or share token. False when there is no such site. */
+  updateSite(siteId: string, patch: SitePatch): Promise<boolean>;
+  /**
+   * Deletes the site, then every row of every table (or collection) holding its `site_id`: raw
+   * events, rollups, dictionaries. The id is remembered and never given to a new site, because
+   * workers keep per-site caches (dictionary ids, counted visitors) that a new site of the same id
+   * would inherit. False when there was no such site (its data is purged all the same).
+   */
+  deleteSite(siteId: string, now: number): Promise<boolean>;
 }
 
 export interface EventSink {

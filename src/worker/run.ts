@@ -1,10 +1,8 @@
 // Starts a worker: store + queue consumer + daily maintenance. Used by `npm run worker`
 // (its own process) and by `npm start` in embedded mode (a thread of the server process).
-import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { BullmqEventConsumer } from '../queue/bullmq.js';
-import { EmbeddedEventConsumer } from '../queue/embedded.js';
+import { createEventConsumer, queueLabel } from '../queue/factory.js';
 import type { EventConsumer } from '../queue/port.js';
 import { openStore } from '../store/index.js';
 import { SiteCache } from '../store/site-cache.js';
@@ -17,7 +15,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export const embeddedQueueFile = (config: Config) => path.join(config.dataDir, 'analytics.db');
+export { embeddedQueueFile } from '../queue/factory.js';
 
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   const store = await openStore(config);
@@ -25,21 +23,16 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
 
-  const consumer: EventConsumer =
-    config.queue.kind === 'bullmq'
-      ? new BullmqEventConsumer(config.redis!, config.queue, { flushMaxEvents: config.worker.flushMaxEvents })
-      : new EmbeddedEventConsumer(embeddedQueueFile(config), config.queue, {
-          flushMaxEvents: config.worker.flushMaxEvents,
-          lockMs: config.queue.lockMs,
-        });
-  if (consumer instanceof EmbeddedEventConsumer) consumer.onError = (err) => logger.error({ err }, `Queue error: ${err.message}`);
+  const consumer = createEventConsumer(config, logger);
   await consumer.start(createGroupHandler({ store, sites, logger, attempts: config.queue.attempts, sessionTimeoutMs: config.worker.sessionTimeoutMs }));
   const schedule = await startMaintenanceSchedule(config, store, logger);
   const pace =
     config.queue.kind === 'bullmq'
       ? `concurrency ${config.queue.concurrency}, limiter ${config.queue.rateLimit.max || 'off'}${config.queue.rateLimit.max ? `/${config.queue.rateLimit.durationMs} ms` : ''}`
-      : `up to ${config.worker.flushMaxEvents} events per transaction`;
-  logger.info(`Worker started: ${config.queue.kind} queue "${config.queue.name}", ${config.store.kind} store, ${pace}`);
+      : config.queue.kind === 'sqs'
+        ? `long polls of ${config.sqs!.waitTimeSeconds} s, up to ${config.worker.flushMaxEvents} events per transaction`
+        : `up to ${config.worker.flushMaxEvents} events per transaction`;
+  logger.info(`Worker started: ${queueLabel(config)}, ${config.store.kind} store, ${pace}`);
 
   return {
     consumer,

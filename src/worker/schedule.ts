@@ -1,5 +1,6 @@
-// Runs the daily maintenance inside the worker, on CRON_SCHEDULE (UTC). With BullMQ a job
-// scheduler in Redis fires it once per occurrence however many workers run; embedded, a timer does.
+// Runs the daily maintenance inside the worker, on CRON_SCHEDULE (UTC). With Redis (BullMQ, or
+// next to SQS) a job scheduler in Redis fires it once per occurrence however many workers run;
+// otherwise (embedded, SQS alone) a timer in each worker does (the maintenance is idempotent).
 import { Queue, Worker } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import type { Config } from '../config.js';
@@ -19,7 +20,7 @@ export async function startMaintenanceSchedule(config: Config, store: AnalyticsS
       throw err;
     });
 
-  if (config.queue.kind === 'bullmq') {
+  if (config.redis) {
     const connection = createRedis(config.redis!, { maxRetriesPerRequest: null, connectionName: `${config.queue.name}:maintenance` });
     connection.on('error', () => {});
     const name = `${config.queue.name}-maintenance`;

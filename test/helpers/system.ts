@@ -1,9 +1,12 @@
 // Starts the real system as the user would: the built API (`node dist/src/main.js`) and, with
-// Redis, worker processes (`node dist/worker/processor.js`), each a child process with its own PID.
+// Redis or SQS, worker processes (`node dist/worker/processor.js`), each a child process with its
+// own PID. In 'sqs' mode an SQS emulator (fauxqs) runs in the test process and the children reach
+// it over HTTP, so killing a worker never touches the queue.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REDIS_URL, uniqueName } from './services.js';
+import { SqsEmulator, type QueueSpec, type TestQueue } from './sqs.js';
 import { tempDir } from './stores.js';
 import { sleep } from './wait.js';
 
@@ -14,7 +17,7 @@ export const API_ENTRY = path.join(ROOT, 'dist/src/main.js');
 export const WORKER_ENTRY = path.join(ROOT, 'dist/worker/processor.js');
 export const CRON_ENTRY = path.join(ROOT, 'dist/src/cron/main.js');
 
-export type Mode = 'embedded' | 'bullmq';
+export type Mode = 'embedded' | 'bullmq' | 'sqs';
 
 export class Proc {
   readonly lines: string[] = [];
@@ -76,8 +79,10 @@ export function spawnNode(entry: string, env: Record<string, string>, name: stri
 export interface SystemOptions {
   mode: Mode;
   env?: Record<string, string>;
-  /** Worker processes to start (default: 1 with BullMQ, 0 embedded where `npm start` runs one in a thread). */
+  /** Worker processes to start (default: 1 with BullMQ or SQS, 0 embedded where `npm start` runs one in a thread). */
   workers?: number;
+  /** 'sqs' mode: the queue's dead-letter setup (default: SQS_DLQ_URL). */
+  sqsQueue?: QueueSpec;
 }
 
 export interface SiteKeys {
@@ -92,9 +97,21 @@ export class System {
   workers: Proc[] = [];
   url = '';
 
+  /** 'sqs' mode: the emulator and the queue. */
+  sqs: { emulator: SqsEmulator; queue: TestQueue } | undefined;
+
   constructor(readonly env: Record<string, string>, readonly mode: Mode) {}
 
   static async start(opts: SystemOptions): Promise<System> {
+    let sqs: System['sqs'];
+    let sqsEnv: Record<string, string> = {};
+    if (opts.mode === 'sqs') {
+      const emulator = await SqsEmulator.start();
+      const spec = opts.sqsQueue ?? { deadLetter: 'explicit' };
+      const queue = emulator.createQueue(spec);
+      sqs = { emulator, queue };
+      sqsEnv = emulator.env(queue, spec);
+    }
     const dataDir = tempDir('analytics-system-');
     const env: Record<string, string> = {
       NODE_ENV: 'test',
@@ -105,11 +122,13 @@ export class System {
       LOG_LEVEL: 'info',
       RATE_LIMIT_MAX: '0',
       ...(opts.mode === 'bullmq' ? { REDIS_URL } : {}),
+      ...sqsEnv,
       ...opts.env,
     };
     const system = new System(env, opts.mode);
+    system.sqs = sqs;
     await system.startApi();
-    const workers = opts.workers ?? (opts.mode === 'bullmq' ? 1 : 0);
+    const workers = opts.workers ?? (opts.mode === 'embedded' ? 0 : 1);
     for (let i = 0; i < workers; i++) await system.startWorker();
     return system;
   }
@@ -131,6 +150,7 @@ export class System {
 
   async stop(): Promise<void> {
     await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+    await this.sqs?.emulator.stop();
     fs.rmSync(this.env.DATA_DIR!, { recursive: true, force: true });
   }
 

@@ -36,10 +36,82 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ QUEUE_CONCURRENCY: '0' })).toThrow(/QUEUE_CONCURRENCY/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
-    expect(() => loadConfig({ USE_SQS: 'true' })).toThrow(/SQS/);
+    expect(() => loadConfig({ USE_SQS: 'true' })).toThrow(/USE_SQS=true needs SQS_QUEUE_URL/);
+    expect(() => loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: 'my-queue' })).toThrow(/SQS_QUEUE_URL must be an http/);
+    expect(() => loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: 'https://q/1/a', SQS_WAIT_TIME_SECONDS: '21' })).toThrow(/SQS_WAIT_TIME_SECONDS/);
+  });
+
+  it('selects SQS with USE_SQS=true, before Redis, with the region and endpoint passed on', () => {
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/analytics';
+    const c = loadConfig({ USE_SQS: 'true', SQS_QUEUE_URL: url, AWS_REGION: 'eu-west-1', REDIS_URL: 'redis://r:6379' });
+    expect(c.queue.kind).toBe('sqs');
+    expect(c.sqs).toEqual({ queueUrl: url, dlqUrl: undefined, region: 'eu-west-1', endpoint: undefined, waitTimeSeconds: 20 });
+    expect(c.redis).toBeDefined(); // still used for the shared rate limits
+    expect(c.worker.inProcess).toBe(false);
+    const local = loadConfig({ USE_SQS: '1', SQS_QUEUE_URL: url, SQS_DLQ_URL: `${url}-dlq`, AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', SQS_WAIT_TIME_SECONDS: '0' });
+    expect(local.sqs).toMatchObject({ dlqUrl: `${url}-dlq`, endpoint: 'http://127.0.0.1:4566', waitTimeSeconds: 0, region: 'us-east-1' });
+    expect(loadConfig({ SQS_QUEUE_URL: url }).queue.kind).toBe('embedded'); // only USE_SQS selects it
+  });
+
+  it('reads the CloudWatch Logs settings, with the SDK\'s endpoint variables (the service-specific one first)', () => {
+    expect(loadConfig({}).cloudwatch).toEqual({
+      enabled: false,
+      region: 'us-east-1',
+      endpoint: undefined,
+      logGroup: 'website-analytics',
+      createLogGroup: true,
+      flushIntervalMs: 5000,
+      bufferMaxEvents: 20_000,
+      bufferMaxBytes: 16 * 1024 * 1024,
+      flushTimeoutMs: 5000,
+      requestTimeoutMs: 10_000,
+    });
+    const c = loadConfig({
+      ENABLE_CLOUDWATCH: 'true',
+      AWS_REGION: 'eu-west-1',
+      CLOUDWATCH_LOG_GROUP: '/analytics/prod',
+      CLOUDWATCH_CREATE_LOG_GROUP: 'false',
+      AWS_ENDPOINT_URL: 'http://all:1',
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: 'http://logs:2',
+    }).cloudwatch;
+    expect(c).toMatchObject({ enabled: true, region: 'eu-west-1', logGroup: '/analytics/prod', createLogGroup: false, endpoint: 'http://logs:2' });
+    expect(loadConfig({ AWS_ENDPOINT_URL: 'https://all:1' }).cloudwatch.endpoint).toBe('https://all:1');
+    expect(() => loadConfig({ CLOUDWATCH_LOG_GROUP: 'a:b' })).toThrow(/CLOUDWATCH_LOG_GROUP/);
+    expect(() => loadConfig({ AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: 'logs.local' })).toThrow(/AWS_ENDPOINT_URL_CLOUDWATCH_LOGS/);
+    expect(() => loadConfig({ CLOUDWATCH_BUFFER_MAX_BYTES: '1000' })).toThrow(/CLOUDWATCH_BUFFER_MAX_BYTES/);
   });
 
   it('turns the rate limit off with RATE_LIMIT_MAX=0', () => {
     expect(loadConfig({ RATE_LIMIT_MAX: '0' }).ingest.rateLimit.max).toBe(0);
+  });
+
+  it('takes a second tracker path: /…/….js, outside /api/, plain segments only', () => {
+    expect(loadConfig({}).tracker.scriptPath).toBeUndefined();
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '' }).tracker.scriptPath).toBeUndefined();
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/js/app.js' }).tracker.scriptPath).toBe('/js/app.js');
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/a.b-c_d~e.js' }).tracker.scriptPath).toBe('/a.b-c_d~e.js');
+    expect(loadConfig({ TRACKER_SCRIPT_PATH: '/api.js' }).tracker.scriptPath).toBe('/api.js');
+    for (const bad of ['js/app.js', '/js/app', '/js/app.mjs', '/api/t.js', '/API/t.js', '/:id.js', '/*.js', '/a//b.js', '/../x.js', '/a/./b.js', '/a b.js', '/a.js?x=1', '/a.js#x', '/.js/']) {
+      expect(() => loadConfig({ TRACKER_SCRIPT_PATH: bad }), bad).toThrow(/TRACKER_SCRIPT_PATH/);
+    }
+  });
+
+  it('signs sessions with SESSION_SECRET, else a key derived from ADMIN_TOKEN, else a random per-process key', () => {
+    const own = loadConfig({ SESSION_SECRET: 's'.repeat(32), ADMIN_TOKEN: 't' });
+    expect(own.session).toMatchObject({ secretSource: 'SESSION_SECRET', ttlMs: 12 * 3600_000, secureCookie: 'auto' });
+    expect(own.session.secret.toString()).toBe('s'.repeat(32));
+    const derived = loadConfig({ ADMIN_TOKEN: 'admin-token' });
+    expect(derived.session.secretSource).toBe('ADMIN_TOKEN');
+    expect(derived.session.secret.equals(loadConfig({ ADMIN_TOKEN: 'admin-token' }).session.secret)).toBe(true);
+    expect(derived.session.secret.toString('utf8')).not.toContain('admin-token');
+    const random = loadConfig({});
+    expect(random.session.secretSource).toBe('random');
+    expect(random.session.secret.equals(loadConfig({}).session.secret)).toBe(false);
+    expect(() => loadConfig({ SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
+    expect(loadConfig({ SESSION_TTL_HOURS: '0.5', SESSION_COOKIE_SECURE: 'true' }).session).toMatchObject({ ttlMs: 1_800_000, secureCookie: true });
+    expect(() => loadConfig({ SESSION_TTL_HOURS: '0' })).toThrow(/SESSION_TTL_HOURS/);
+    expect(loadConfig({ PUBLIC_URL: 'https://analytics.example.com/some/path' }).publicUrl).toBe('https://analytics.example.com');
+    expect(() => loadConfig({ PUBLIC_URL: 'analytics.example.com' })).toThrow(/PUBLIC_URL/);
+    expect(loadConfig({}).siteCacheRefreshMs).toBe(10_000);
   });
 });

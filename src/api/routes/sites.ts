@@ -1,12 +1,44 @@
-// POST /api/site/create — a site and its keys (shown once).
-import type { FastifyInstance } from 'fastify';
-import { newSite, siteInputSchema, slugify } from '../../core/site.js';
+// Sites: POST /api/site/create (keys shown once), GET /api/sites, DELETE /api/sites/:site_id,
+// POST /api/sites/:site_id/rotate-keys, POST|DELETE /api/sites/:site_id/share.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { generateKey, hashKey, newSite, rotatedKeys, siteInputSchema, slugify, type Site } from '../../core/site.js';
 import { SiteExistsError } from '../../store/port.js';
-import { requireAdmin } from '../auth.js';
+import { reader, requireAdmin, requireAdminAlways } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, fromZod, validationFailed } from '../errors.js';
 
+/** The answer of creation and rotation: the keys in clear, this once. */
+function withKeys(site: Site, apiKey: string, readKey: string) {
+  return {
+    site_id: site.site_id,
+    name: site.name,
+    timezone: site.timezone,
+    api_key: apiKey,
+    read_key: readKey,
+    created_at: new Date(site.created_at).toISOString(),
+  };
+}
+
+const listed = (site: Site) => ({
+  site_id: site.site_id,
+  name: site.name,
+  timezone: site.timezone,
+  created_at: new Date(site.created_at).toISOString(),
+  shared: site.share_token_hash !== undefined,
+});
+
 export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
+  /** Tells the other API servers to reload this site; a failure only delays them (periodic refresh). */
+  const announce = (req: FastifyRequest, siteId: string) =>
+    ctx.announceSite(siteId).catch((err) => req.log.warn({ err }, `Could not announce the change of site ${siteId} to other servers`));
+
+  /** The stored site (not the cache: another server may have changed it), or 404. */
+  async function existing(siteId: string): Promise<Site> {
+    const site = await ctx.store.getSite(siteId);
+    if (!site) throw new ApiError(404, 'Not found', `Unknown site "${siteId}"`);
+    return site;
+  }
+
   app.post('/api/site/create', { config: { rateLimit } }, async (req, reply) => {
     requireAdmin(req, ctx.config.adminToken);
     const parsed = siteInputSchema.safeParse(req.body);
@@ -18,21 +50,76 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     try {
       await ctx.store.createSite(created.site);
     } catch (err) {
-      if (err instanceof SiteExistsError) throw new ApiError(409, 'Conflict', `A site with id "${siteId}" already exists`);
+      if (err instanceof SiteExistsError) {
+        throw new ApiError(
+          409,
+          'Conflict',
+          err.reason === 'deleted'
+            ? `The site id "${siteId}" belonged to a deleted site and is not reused; choose another name`
+            : `A site with id "${siteId}" already exists`,
+        );
+      }
       throw err;
     }
     ctx.sites.add(created.site);
-    await ctx.announceSite(siteId).catch((err) => req.log.warn({ err }, 'Could not announce the new site to other servers'));
-    return reply.code(201).send({
-      success: true,
-      data: {
-        site_id: siteId,
-        name,
-        timezone,
-        api_key: created.apiKey,
-        read_key: created.readKey,
-        created_at: new Date(created.site.created_at).toISOString(),
-      },
-    });
+    await announce(req, siteId);
+    return reply.code(201).send({ success: true, data: withKeys(created.site, created.apiKey, created.readKey) });
   });
+
+  app.get('/api/sites', async (req, reply) => {
+    const who = reader(req, ctx.sites, ctx.config.adminToken);
+    if (!who) throw new ApiError(401, 'Unauthorized', 'Send Authorization: Bearer <read_key or ADMIN_TOKEN>, or log in on the dashboard');
+    const sites = who.role === 'admin' ? await ctx.store.listSites() : [who.site];
+    // A share link shows the site's name and timezone, nothing about its keys or sharing.
+    const data = who.role === 'site' && who.via === 'share' ? sites.map(({ site_id, name, timezone }) => ({ site_id, name, timezone })) : sites.map(listed);
+    return reply.header('cache-control', 'no-store').send({ success: true, data });
+  });
+
+  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id', { config: { rateLimit } }, async (req, reply) => {
+    requireAdminAlways(req, ctx.config.adminToken);
+    const siteId = req.params.site_id;
+    await existing(siteId);
+    await ctx.store.deleteSite(siteId, ctx.now());
+    ctx.sites.remove(siteId);
+    await announce(req, siteId);
+    return reply.send({ success: true, data: { site_id: siteId, deleted: true } });
+  });
+
+  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/rotate-keys', { config: { rateLimit } }, async (req, reply) => {
+    requireAdminAlways(req, ctx.config.adminToken);
+    const site = await existing(req.params.site_id);
+    const keys = rotatedKeys();
+    if (!(await ctx.store.updateSite(site.site_id, keys.hashes))) throw new ApiError(404, 'Not found', `Unknown site "${site.site_id}"`);
+    const updated: Site = { ...site, ...keys.hashes };
+    ctx.sites.add(updated);
+    await announce(req, site.site_id);
+    return reply.send({ success: true, data: withKeys(updated, keys.apiKey, keys.readKey) });
+  });
+
+  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit } }, async (req, reply) => {
+    requireAdminAlways(req, ctx.config.adminToken);
+    const site = await existing(req.params.site_id);
+    // A new token each time: turning sharing on again ends the previous link.
+    const token = generateKey('share');
+    const shareHash = hashKey(token);
+    await ctx.store.updateSite(site.site_id, { share_token_hash: shareHash });
+    ctx.sites.add({ ...site, share_token_hash: shareHash });
+    await announce(req, site.site_id);
+    return reply.code(201).send({ success: true, data: { site_id: site.site_id, share_token: token, url: `${origin(req, ctx)}/share/${token}` } });
+  });
+
+  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit } }, async (req, reply: FastifyReply) => {
+    requireAdminAlways(req, ctx.config.adminToken);
+    const site = await existing(req.params.site_id);
+    await ctx.store.updateSite(site.site_id, { share_token_hash: null });
+    const { share_token_hash: _gone, ...rest } = site;
+    ctx.sites.add(rest);
+    await announce(req, site.site_id);
+    return reply.send({ success: true, data: { site_id: site.site_id, shared: false } });
+  });
+}
+
+/** Where people reach this server: PUBLIC_URL, else the request's own origin. */
+function origin(req: FastifyRequest, ctx: ApiContext): string {
+  return ctx.config.publicUrl ?? `${req.protocol}://${req.host}`;
 }

@@ -22,6 +22,13 @@ export interface SiteDoc {
   api_key_hash: string;
   read_key_hash: string;
   created_at: Date;
+  share_token_hash?: string;
+}
+
+/** Ids of deleted sites: never given to a new site (workers keep per-site caches). */
+export interface DeletedSiteDoc {
+  _id: string;
+  deleted_at: Date;
 }
 
 /** The spec's `events` collection: raw events, `_id` = event id so an event is stored once. */
@@ -159,6 +166,7 @@ export interface SchemaMigrationDoc {
 
 export interface Collections {
   sites: Collection<SiteDoc>;
+  deletedSites: Collection<DeletedSiteDoc>;
   events: Collection<EventDoc>;
   ignoredEvents: Collection<IgnoredEventDoc>;
   visitors: Collection<VisitorDoc>;
@@ -171,6 +179,7 @@ export interface Collections {
 
 export const COLLECTION_NAMES: Record<keyof Collections, string> = {
   sites: 'sites',
+  deletedSites: 'deleted_sites',
   events: 'events',
   ignoredEvents: 'ignored_events',
   visitors: 'visitors',
@@ -185,6 +194,7 @@ export function collections(db: Db): Collections {
   const c = <T extends object>(name: keyof Collections) => db.collection<T>(COLLECTION_NAMES[name]);
   return {
     sites: c<SiteDoc>('sites'),
+    deletedSites: c<DeletedSiteDoc>('deletedSites'),
     events: c<EventDoc>('events'),
     ignoredEvents: c<IgnoredEventDoc>('ignoredEvents'),
     visitors: c<VisitorDoc>('visitors'),
@@ -199,7 +209,7 @@ export function collections(db: Db): Collections {
 /**
  * Indexes per collection. Names are left to the server's default (`site_id_1_timestamp_-1`), so an
  * index created by hand or by another tool from the same key is the same index, not a conflict.
- * Schemas and salts are found by `_id` only.
+ * Deleted site ids, schema versions and salts are found by `_id` only.
  */
 export const INDEXES: Partial<Record<keyof Collections, IndexDescription[]>> = {
   sites: [

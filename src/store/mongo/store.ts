@@ -1,7 +1,7 @@
 // The store over MongoDB (official driver): every port of port.ts, with the same semantics as the
 // SQL store. Writing is write.ts, reading read.ts, the schema and its upgrade schema.ts and
 // migrate.ts. Values from events are values everywhere, never field names.
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type Document } from 'mongodb';
 import { TOTAL } from '../../core/dimensions.js';
 import { DAY } from '../../core/plan.js';
 import type { Salt } from '../../core/salt.js';
@@ -17,6 +17,7 @@ import {
   type Period,
   type PreparedEvent,
   type Realtime,
+  type SitePatch,
   type Summary,
 } from '../port.js';
 import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
@@ -72,6 +73,7 @@ export class MongoStore implements AnalyticsStore {
   }
 
   async createSite(site: Site): Promise<void> {
+    if (await this.c.deletedSites.findOne({ _id: site.site_id })) throw new SiteExistsError(site.site_id, 'deleted');
     try {
       await this.c.sites.insertOne({
         _id: site.site_id,
@@ -81,6 +83,7 @@ export class MongoStore implements AnalyticsStore {
         api_key_hash: site.api_key_hash,
         read_key_hash: site.read_key_hash,
         created_at: new Date(site.created_at),
+        ...(site.share_token_hash ? { share_token_hash: site.share_token_hash } : {}),
       });
     } catch (err) {
       // A duplicate key hash of another site stays the driver's error; only a taken id is SiteExists.
@@ -96,6 +99,34 @@ export class MongoStore implements AnalyticsStore {
 
   async listSites(): Promise<Site[]> {
     return (await this.c.sites.find({}).sort({ _id: 1 }).toArray()).map(toSite);
+  }
+
+  async updateSite(siteId: string, patch: SitePatch): Promise<boolean> {
+    const $set: Document = {};
+    const $unset: Document = {};
+    if (patch.api_key_hash !== undefined) $set.api_key_hash = patch.api_key_hash;
+    if (patch.read_key_hash !== undefined) $set.read_key_hash = patch.read_key_hash;
+    if (patch.share_token_hash === null) $unset.share_token_hash = '';
+    else if (patch.share_token_hash !== undefined) $set.share_token_hash = patch.share_token_hash;
+    const update: Document = {};
+    if (Object.keys($set).length) update.$set = $set;
+    if (Object.keys($unset).length) update.$unset = $unset;
+    if (Object.keys(update).length === 0) return (await this.getSite(siteId)) !== undefined;
+    const res = await this.c.sites.updateOne({ _id: siteId }, update);
+    return res.matchedCount > 0;
+  }
+
+  async deleteSite(siteId: string, now: number): Promise<boolean> {
+    // The tombstone first (the id is never reused), then the site (its keys stop working), then its
+    // data in every collection that holds a site_id: a collection added later is purged too.
+    await this.c.deletedSites.updateOne({ _id: siteId }, { $setOnInsert: { deleted_at: new Date(now) } }, { upsert: true });
+    const res = await this.c.sites.deleteOne({ _id: siteId });
+    // Collections only: a view (daily_stats) holds no documents of its own and refuses deletes.
+    const names = (await this.db.listCollections({ type: 'collection' }, { nameOnly: true }).toArray()).map((c) => c.name);
+    for (const name of names.filter((n) => n !== 'sites' && n !== 'deleted_sites' && !n.startsWith('system.')).sort()) {
+      await this.db.collection(name).deleteMany({ site_id: siteId });
+    }
+    return res.deletedCount > 0;
   }
 
   applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
@@ -197,5 +228,6 @@ function toSite(doc: SiteDoc): Site {
     api_key_hash: doc.api_key_hash,
     read_key_hash: doc.read_key_hash,
     created_at: doc.created_at.getTime(),
+    ...(doc.share_token_hash ? { share_token_hash: doc.share_token_hash } : {}),
   };
 }

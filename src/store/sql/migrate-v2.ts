@@ -38,8 +38,11 @@ export async function migrateToVersion2(db: Kysely<any>, dialect: Dialect): Prom
   await exec('drop table visitors');
   await exec('alter table visitors_v2 rename to visitors');
   if (dialect === 'postgres') {
-    const { rows } = await sql<{ next: number }>`select coalesce(max(visitor_id), 0) + 1 as next from visitors`.execute(db);
-    await exec(`alter table visitors alter column visitor_id restart with ${Number(rows[0]!.next)}`);
+    // Identity sequences continue after the highest id kept (data restored by hand included).
+    for (const [table, column] of [['visitors', 'visitor_id'], ['dictionary', 'value_id']]) {
+      const { rows } = await sql<{ next: number }>`select coalesce(max(${sql.ref(column!)}), 0) + 1 as next from ${sql.table(table!)}`.execute(db);
+      await exec(`alter table ${table} alter column ${column} restart with ${Number(rows[0]!.next)}`);
+    }
   }
 
   // Raw events: the visitor by id, properties and derived dimension values as JSON.
@@ -129,7 +132,7 @@ export async function migrateToVersion2(db: Kysely<any>, dialect: Dialect): Prom
   await exec(`insert into members (${members}) select site_id, ${HOUR}, hour_ms, ${TOTAL}, 0, 0, visitor_id, 1 from hourly_visitors`);
   for (const t of ['daily_stats', 'daily_visitors', 'daily_paths', 'hourly_stats', 'hourly_visitors', 'hourly_paths']) await exec(`drop table ${t}`);
 
-  const date = dialect === 'sqlite' ? `date(bucket * 86400, 'unixepoch')` : `(date '1970-01-01' + bucket::int)`;
+  const date = dialect === 'sqlite' ? `date(bucket * 86400, 'unixepoch')` : `to_char(date '1970-01-01' + bucket::int, 'YYYY-MM-DD')`;
   await exec(
     `create view daily_stats as select site_id, ${date} as date, pageviews as total_views, visitors as unique_users
      from rollups where grain = ${DAY} and dim = ${TOTAL} and scope = 0 and value = 0`,

@@ -3,7 +3,13 @@ import { sql, type Generated, type Kysely } from 'kysely';
 import type { Site } from '../../core/site.js';
 import { migrateToVersion2 } from './migrate-v2.js';
 
-export type SitesTable = Site;
+export type SitesTable = Omit<Site, 'share_token_hash'> & { share_token_hash: string | null };
+
+/** Ids of deleted sites: never given to a new site (workers keep per-site caches). */
+export interface DeletedSitesTable {
+  site_id: string;
+  deleted_at_ms: number;
+}
 
 /** Raw events, the spec's `events` collection. Kept RETENTION_DAYS. */
 export interface EventsTable {
@@ -177,6 +183,7 @@ export interface EventsV2Table extends EventsTable {
 
 export interface Database {
   sites: SitesTable;
+  deleted_sites: DeletedSitesTable;
   events: EventsV2Table;
   dictionary: DictionaryTable;
   visitors: VisitorsV2Table;
@@ -329,6 +336,17 @@ const migrations: Migration[] = [
       .modifyEnd(clustered(dialect))
       .execute();
   },
+  // 2: site management from the dashboard (share links, deletions).
+  async (db) => {
+    await db.schema.alterTable('sites').addColumn('share_token_hash', 'text').execute();
+    await db.schema
+      .createTable('deleted_sites')
+      .ifNotExists()
+      .addColumn('site_id', 'text', (c) => c.primaryKey())
+      .addColumn('deleted_at_ms', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  // 3: the rollups of every dimension, visits, salts (src/store/sql/migrate-v2.ts).
   migrateToVersion2,
 ];
 

@@ -17,6 +17,7 @@ import {
   type PreparedEvent,
   type Realtime,
   type Summary,
+  type SitePatch,
 } from '../port.js';
 import type { Bulk } from './bulk.js';
 import { SqlReader } from './read.js';
@@ -65,8 +66,13 @@ export class SqlStore implements AnalyticsStore {
 
   async createSite(site: Site): Promise<void> {
     try {
-      await this.db.insertInto('sites').values(site).execute();
+      await this.db.transaction().execute(async (trx) => {
+        const deleted = await trx.selectFrom('deleted_sites').select('site_id').where('site_id', '=', site.site_id).executeTakeFirst();
+        if (deleted) throw new SiteExistsError(site.site_id, 'deleted');
+        await trx.insertInto('sites').values({ ...site, share_token_hash: site.share_token_hash ?? null }).execute();
+      });
     } catch (err) {
+      if (err instanceof SiteExistsError) throw err;
       if (this.opts.isUniqueViolation(err)) {
         const existing = await this.getSite(site.site_id);
         if (existing) throw new SiteExistsError(site.site_id);
@@ -77,12 +83,57 @@ export class SqlStore implements AnalyticsStore {
 
   async getSite(siteId: string): Promise<Site | undefined> {
     const row = await this.db.selectFrom('sites').selectAll().where('site_id', '=', siteId).executeTakeFirst();
-    return row && { ...row, created_at: Number(row.created_at) };
+    return row && toSite(row);
   }
 
   async listSites(): Promise<Site[]> {
     const rows = await this.db.selectFrom('sites').selectAll().orderBy('site_id').execute();
-    return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
+    return rows.map(toSite);
+  }
+
+  async updateSite(siteId: string, patch: SitePatch): Promise<boolean> {
+    if (Object.keys(patch).length === 0) return (await this.getSite(siteId)) !== undefined;
+    const res = await this.db.updateTable('sites').set(patch).where('site_id', '=', siteId).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async deleteSite(siteId: string, now: number): Promise<boolean> {
+    // The site first (its keys stop working), then its data, table by table: one short
+    // transaction each, so a large site never holds the writer for all of it.
+    const existed = await this.db.transaction().execute(async (trx) => {
+      const res = await trx.deleteFrom('sites').where('site_id', '=', siteId).executeTakeFirst();
+      await trx
+        .insertInto('deleted_sites')
+        .values({ site_id: siteId, deleted_at_ms: now })
+        .onConflict((oc) => oc.column('site_id').doNothing())
+        .execute();
+      return Number(res.numDeletedRows) > 0;
+    });
+    for (const table of await this.tablesWithSiteId()) {
+      await sql`delete from ${sql.table(table)} where site_id = ${siteId}`.execute(this.db);
+    }
+    return existed;
+  }
+
+  /**
+   * Every table holding rows of a site, found in the catalogue rather than listed here, so a table
+   * added by a later migration is purged too.
+   */
+  private async tablesWithSiteId(): Promise<string[]> {
+    const keep = new Set(['sites', 'deleted_sites']);
+    let tables: string[];
+    if (this.kind === 'sqlite') {
+      const res = await sql<{ name: string }>`select m.name as name from sqlite_master m, pragma_table_info(m.name) c
+        where m.type = 'table' and c.name = 'site_id'`.execute(this.db);
+      tables = res.rows.map((r) => r.name);
+    } else {
+      // Base tables only: views (daily_stats) hold no rows of their own.
+      const res = await sql<{ name: string }>`select c.table_name as name from information_schema.columns c
+        join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+        where c.table_schema = current_schema() and c.column_name = 'site_id' and t.table_type = 'BASE TABLE'`.execute(this.db);
+      tables = res.rows.map((r) => r.name);
+    }
+    return tables.filter((t) => !keep.has(t)).sort();
   }
 
   applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
@@ -185,4 +236,9 @@ export class SqlStore implements AnalyticsStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+function toSite(row: Database['sites']): Site {
+  const { share_token_hash, ...rest } = row;
+  return { ...rest, created_at: Number(row.created_at), ...(share_token_hash ? { share_token_hash } : {}) };
 }
