@@ -14,6 +14,8 @@ import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { SaltCache } from './ingest/salts.js';
+import { upcomingSaltDays } from './core/salt.js';
+import { loadCountryDb } from './enrich/country.js';
 
 /** How often an API server re-reads the salts (deleted ones disappear; new ones are made on demand). */
 const SALT_REFRESH_MS = 10 * 60_000;
@@ -32,7 +34,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
   const salts = new SaltCache(store);
   await salts.load();
+  // Today's salts (every timezone's) and the country database before the first request, not on it.
+  for (const day of upcomingSaltDays(Date.now())) await salts.ensure(day);
   salts.startRefresh(SALT_REFRESH_MS, (err) => logger.warn({ err }, 'Salt refresh failed'));
+  loadCountryDb();
 
   const queue = createEventQueue(config);
   let redis: Redis | undefined;
