@@ -146,7 +146,12 @@ describe.each(shapes)('end to end: $name', (shape) => {
     const base = await totals();
     const now = Date.now();
     const v1 = { events: [{ id: newEventId(), site_id: site.site_id, event_type: 'pageview', path: '/from-v1', user_id: 'v1-user', ts: now, received_at: now }] };
-    if (shape.mode === 'bullmq') {
+    if (shape.mode === 'sqs') {
+      const { createSqsClient, sendAll } = await import('../src/queue/sqs-client.js');
+      const client = createSqsClient(config.sqs!, 1, { credentials: TEST_CREDENTIALS });
+      await sendAll(client, config.sqs!.queueUrl, [{ body: JSON.stringify(v1), dedupId: newEventId() }]);
+      client.destroy();
+    } else if (shape.mode === 'bullmq') {
       const { Queue } = await import('bullmq');
       const { Redis } = await import('ioredis');
       const connection = new Redis(config.redis!.url!, { maxRetriesPerRequest: null });

@@ -60,12 +60,18 @@ export type QueuedEvent = z.infer<typeof queuedEventSchema>;
 
 export const PAYLOAD_VERSION = 2;
 
+const payloadV2 = z.object({ v: z.literal(2), events: z.array(queuedEventSchema).min(1) });
+const payloadV1 = z.object({ v: z.undefined().optional(), events: z.array(queuedEventV1Schema).min(1) });
+
 /** Every payload version the worker accepts: v2 (`{v: 2, events}`) and v1 (`{events}`). */
-export const jobPayloadSchema = z.union([
-  z.object({ v: z.literal(2), events: z.array(queuedEventSchema).min(1) }),
-  z.object({ v: z.undefined().optional(), events: z.array(queuedEventV1Schema).min(1) }),
-]);
+export const jobPayloadSchema = z.union([payloadV2, payloadV1]);
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
+
+/** Parses a job's payload by its version, so an error names the field at fault (`events.0.id`). */
+export function parseJobPayload(data: unknown): ReturnType<typeof jobPayloadSchema.safeParse> {
+  const v = data !== null && typeof data === 'object' ? (data as { v?: unknown }).v : undefined;
+  return v === 2 ? payloadV2.safeParse(data) : v === undefined ? payloadV1.safeParse(data) : jobPayloadSchema.safeParse(data);
+}
 
 /** The payload the API writes. */
 export const jobPayload = (events: QueuedEvent[]) => ({ v: PAYLOAD_VERSION, events });

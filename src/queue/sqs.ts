@@ -9,7 +9,7 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { uuidv7 } from '../core/id.js';
 import type { Config, SqsConfig } from '../config.js';
-import type { QueuedEvent } from '../core/event.js';
+import { jobPayload, type QueuedEvent } from '../core/event.js';
 import { changeVisibility, createSqsClient, deleteAll, messageSize, queueDepth, redrivePolicy, sendAll, type OutgoingMessage } from './sqs-client.js';
 import { encodeJobMessages, eventCount, MAX_MESSAGE_BYTES } from './sqs-messages.js';
 import {
@@ -38,7 +38,7 @@ export class SqsEventQueue implements EventQueue {
   async enqueue(events: QueuedEvent[]): Promise<void> {
     const batchId = uuidv7();
     try {
-      const bodies = encodeJobMessages({ events });
+      const bodies = encodeJobMessages(jobPayload(events));
       await sendAll(this.client, this.cfg.queueUrl, bodies.map((body, i) => ({ body, dedupId: `${batchId}-${i}` })));
     } catch (err) {
       throw new QueueUnavailableError(err);

@@ -1,7 +1,7 @@
 // Applies a group of queue jobs to the store in one transaction. If the group fails, each job is
 // tried on its own, so one bad job (a poison payload, an unknown site) fails alone and the jobs
 // queued with it succeed.
-import { jobPayloadSchema, upgradePayload } from '../core/event.js';
+import { parseJobPayload, upgradePayload } from '../core/event.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedJob, GroupHandler } from '../queue/port.js';
 import type { EventSink, PreparedEvent } from '../store/port.js';
@@ -25,7 +25,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
   const now = deps.now ?? Date.now;
 
   async function prepare(job: ClaimedJob): Promise<PreparedEvent[]> {
-    const parsed = jobPayloadSchema.safeParse(job.data);
+    const parsed = parseJobPayload(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new InvalidJobError(`invalid job payload: ${issue?.path.join('.') || 'payload'}: ${issue?.message}`);
