@@ -1,5 +1,23 @@
-// Process plumbing shared by the entry points: graceful shutdown on SIGTERM/SIGINT.
+// Process plumbing shared by the entry points: configuration at start, graceful shutdown on
+// SIGTERM/SIGINT, and one clear line before exiting on a fatal error.
+import { ConfigError, loadConfig, loadDotEnv, type Config, type Role } from './config.js';
 import type { Logger } from './logger.js';
+import { StartupError } from './startup-error.js';
+
+/**
+ * Reads `.env` and the environment once, as every entry point does first. An invalid value prints
+ * one line (`Invalid configuration: PORT must be a whole number, got "abc"`) and exits 1.
+ */
+export function configOrExit(role: Role, opts: { dotEnv?: boolean } = {}): Config {
+  try {
+    if (opts.dotEnv !== false) loadDotEnv();
+    return loadConfig(process.env, role);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
 
 /** Runs `close` once on the first SIGTERM/SIGINT, then exits; a second signal exits at once. */
 export function onShutdown(logger: Logger, close: () => Promise<void>): void {
@@ -23,7 +41,15 @@ export function onShutdown(logger: Logger, close: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
-export function fatal(logger: Logger, err: unknown): never {
-  logger.fatal({ err }, `Cannot start: ${(err as Error).message}`);
+/** Whether an error's message is all the operator needs (no stack trace). */
+export function isOperatorError(err: unknown): boolean {
+  return err instanceof StartupError || err instanceof ConfigError;
+}
+
+export function fatal(logger: Logger, err: unknown, prefix = 'Cannot start: '): never {
+  const message = `${prefix}${err instanceof Error ? err.message : String(err)}`;
+  if (isOperatorError(err)) logger.fatal(message);
+  else logger.fatal({ err }, message);
+  logger.flush?.();
   process.exit(1);
 }

@@ -7,11 +7,13 @@ import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
+import { BindingGate, bindQueueToStore, openBinding, type StoreIdentity } from './queue/binding.js';
 import { BullmqEventQueue } from './queue/bullmq.js';
 import { EmbeddedEventQueue } from './queue/embedded.js';
 import type { EventQueue } from './queue/port.js';
-import { createRedis } from './queue/redis.js';
-import { openStore } from './store/index.js';
+import { createRedis, describeRedis, logRedisAvailability } from './queue/redis.js';
+import { isConnectionError, untilReady } from './ready.js';
+import { describeStore, openStoreWhenReady } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 import { embeddedQueueFile } from './worker/run.js';
 
@@ -22,8 +24,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const store = await openStore(config);
+export interface ServerHooks {
+  /** Called when the API must stop for good after it started (its queue is bound to another store). */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startServer(config: Config, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+  const store = await openStoreWhenReady(config, logger);
+  const identity: StoreIdentity = { id: await store.storeId(), description: describeStore(config) };
+  const binding = openBinding(config, embeddedQueueFile(config));
   const sites = new SiteCache(store);
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
@@ -32,8 +41,28 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
+  const stopping = new AbortController();
   if (config.queue.kind === 'bullmq') {
-    queue = new BullmqEventQueue(config.redis!, config.queue);
+    const producer = new BullmqEventQueue(config.redis!, config.queue);
+    logRedisAvailability(producer.redis, config.redis!, logger, 'events are answered 503 until it is back');
+    // Redis may be down at start: the API starts anyway (events get 503), and binds the queue to its
+    // store once Redis answers; until then the gate refuses events.
+    const gate = new BindingGate(producer);
+    queue = gate;
+    void untilReady({
+      what: `Redis at ${describeRedis(config.redis!)} (to bind the queue to this API's store; events get 503 until then)`,
+      attempt: () => bindQueueToStore(binding, identity, logger),
+      isTransient: (err) => isConnectionError(err) || /Stream isn't writeable|max retries per request|Connection is closed/i.test((err as Error).message),
+      logger,
+      signal: stopping.signal,
+    }).then(
+      () => gate.open(),
+      (err: Error) => {
+        if (stopping.signal.aborted) return;
+        if (hooks.onFatal) hooks.onFatal(err);
+        else logger.fatal(err.message);
+      },
+    );
     // Rate-limit counters and site announcements share one connection; failures never block a request.
     redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     redis.on('error', () => {});
@@ -50,7 +79,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await redis!.publish(channel, siteId);
     };
   } else {
-    queue = new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs);
+    try {
+      await bindQueueToStore(binding, identity, logger);
+    } catch (err) {
+      await binding.close();
+      await store.close();
+      throw err;
+    }
+    queue = new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs, {
+      attempts: config.queue.attempts,
+      backoffMs: config.queue.backoffMs,
+    });
   }
 
   const ctx: ApiContext = {
@@ -65,15 +104,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const app = await buildApp(ctx, { logger, redis });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info(`API listening on ${address} (${queue.kind} queue "${config.queue.name}", ${store.kind} store)`);
+  if (config.ingest.trustProxy === true) {
+    logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For entry, which clients can write themselves: set the hop count or the addresses of your proxies instead (see the README)');
+  }
 
   return {
     app,
     ctx,
     url: address,
     close: async () => {
+      stopping.abort();
       await app.close();
       sites.stop();
       await queue.close();
+      await binding.close();
       subscriber?.disconnect();
       redis?.disconnect();
       await store.close();

@@ -12,7 +12,7 @@ const schema = 'pst' + Date.now();
 const times = new Map<string, number>();
 const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1/test', options: `-c search_path=${schema}` });
 const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }), log: (e) => { const k = e.query.sql.replace(/\s+/g, ' ').slice(0, 50); times.set(k, (times.get(k) ?? 0) + e.queryDurationMillis); } });
-const store = new SqlStore(db, { dialect: 'postgres', maxParams: 65000, bulk: new PostgresBulk(), withMigrationLock: async (k, fn) => { await sql.raw(`create schema ${schema}`).execute(k); await fn(k); }, isRetryable: () => false, isUniqueViolation: () => false });
+const store = new SqlStore(db, { dialect: 'postgres', maxParams: 65000, bulk: new PostgresBulk(), withMigrationLock: async (k, fn) => { await sql.raw(`create schema ${schema}`).execute(k); await fn(k); }, isRetryable: () => false, isUniqueViolation: () => false, isDataError: () => false });
 await store.migrate();
 await store.createSite(newSite('bench', 'b', 'UTC', Date.now()).site);
 const now = Date.now();

@@ -13,13 +13,13 @@ const config = loadConfig(env);
 const store = await openStore(config);
 await store.createSite(newSite('bench', 'b', 'UTC', Date.now()).site);
 const sites = new SiteCache(store); await sites.load();
-const handler = createGroupHandler({ store, sites, logger: createLogger(config, 'w'), attempts: 5 });
+const handler = createGroupHandler({ store, sites, logger: createLogger(config, 'w') });
 const now = Date.now();
 const jobs: any[] = [];
 for (let i = 0; i < N; i += 25) {
   const events = [];
   for (let k = 0; k < 25; k++) { const r = Math.random(); events.push({ id: uuidv7(), site_id: 'bench', event_type: 'pageview', path: `/page/${Math.floor(10000 * r * r * r)}`, user_id: `v${Math.floor(Math.random() * 100000)}`, ts: now - Math.floor(Math.random() * 23.5 * 3600000) - 60000, received_at: now }); }
-  jobs.push({ id: String(i), data: JSON.parse(JSON.stringify({ events })), attemptsMade: 0 });
+  jobs.push({ id: String(i), data: JSON.parse(JSON.stringify({ events })), attemptsMade: 0, maxAttempts: 5, retryDelayMs: 2000 });
 }
 const t = performance.now();
 const C = Number(process.env.C ?? 1);

@@ -7,17 +7,28 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { ApiContext } from './context.js';
 import { ApiError, errorHandler } from './errors.js';
+import { registerJsonParsers } from './json-body.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
+
+/**
+ * TRUST_PROXY for Fastify. A hop count becomes a function (trust the first n hops from the socket),
+ * because Fastify itself treats a bare number as "trust nothing": a hop count cannot tell a proxy
+ * from a client that connects directly, so use it only where the proxies are the only way in.
+ */
+function trustProxyOption(tp: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof tp === 'number') return (_address, hop) => hop < tp;
+  return tp;
+}
 
 export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: Redis }): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.ingest.trustProxy,
+    trustProxy: trustProxyOption(config.ingest.trustProxy),
     bodyLimit: config.ingest.bodyLimitBytes,
     return503OnClosing: true,
   });
@@ -27,8 +38,9 @@ export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: 
     reply.code(404).send({ success: false, error: 'Not found', message: `No route for ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  // navigator.sendBeacon posts text/plain (no CORS preflight): accept JSON sent that way too.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+  // navigator.sendBeacon posts text/plain (no CORS preflight): JSON sent that way is parsed by the
+  // same parser, with the same rule, as application/json.
+  registerJsonParsers(app);
 
   await app.register(cors, {
     origin: config.ingest.corsOrigin === '*' ? '*' : config.ingest.corsOrigin.split(',').map((o) => o.trim()),
@@ -37,27 +49,38 @@ export async function buildApp(ctx: ApiContext, opts: { logger: Logger; redis?: 
     maxAge: 86400,
   });
 
-  const { max, windowSeconds } = config.ingest.rateLimit;
-  let limit: object | undefined;
-  if (max > 0) {
+  // Writes (events, site creation) and reads (stats) have budgets of their own: a client looping
+  // expensive reads cannot use up ingestion's, and the other way round. Each route counts its own.
+  const write = config.ingest.rateLimit;
+  const read = config.readRateLimit;
+  if (write.max > 0 || read.max > 0) {
     await app.register(rateLimit, {
       global: false,
       // Shared by every API server when Redis is configured; per process otherwise.
       redis: opts.redis,
       nameSpace: `${config.queue.prefix}:${config.queue.name}:ratelimit:`,
       skipOnError: true,
+      // req.ip follows TRUST_PROXY: the client address as the trusted proxies reported it.
       keyGenerator: (req) => req.ip,
-      errorResponseBuilder: (_req, c) =>
-        new ApiError(429, 'Rate limit exceeded', `At most ${c.max} requests per ${windowSeconds} s; retry in ${c.after}`, undefined, {
-          'retry-after': String(Math.max(1, Math.ceil(c.ttl / 1000))),
-        }),
     });
-    limit = { max, timeWindow: windowSeconds * 1000 };
   }
+  const limit = ({ max, windowSeconds }: { max: number; windowSeconds: number }) =>
+    max > 0
+      ? {
+          max,
+          timeWindow: windowSeconds * 1000,
+          errorResponseBuilder: (_req: unknown, c: { max: number; ttl: number; after: string }) =>
+            new ApiError(429, 'Rate limit exceeded', `At most ${c.max} requests per ${windowSeconds} s; retry in ${c.after}`, undefined, {
+              'retry-after': String(Math.max(1, Math.ceil(c.ttl / 1000))),
+            }),
+        }
+      : undefined;
+  const writeLimit = limit(write);
+  const readLimit = limit(read);
 
-  eventRoutes(app, ctx, limit);
-  statsRoutes(app, ctx);
-  siteRoutes(app, ctx, limit);
+  eventRoutes(app, ctx, writeLimit);
+  statsRoutes(app, ctx, readLimit);
+  siteRoutes(app, ctx, writeLimit);
   healthRoutes(app, ctx);
   return app;
 }

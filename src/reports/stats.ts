@@ -1,6 +1,6 @@
 // Statistics answers, assembled from rollups only (never a scan of raw events).
 import type { Site } from '../core/site.js';
-import { HOUR, addDays, dayStart, eachDay, hourStart, toLocalIso } from '../core/time.js';
+import { HOUR, addDays, dayStart, daysBetween, eachDay, hourStart, nextHour, toLocalIso } from '../core/time.js';
 import type { AnalyticsStore, PathViews } from '../store/port.js';
 
 export const TOP_PATHS = 10;
@@ -115,7 +115,8 @@ async function hourlySeries(store: AnalyticsStore, site: Site, from: string, to:
   const end = dayStart(addDays(to, 1), site.timezone);
   const rows = new Map((await store.hourlyTotals(site.site_id, start, end)).map((h) => [h.hour, h]));
   const points: SeriesPoint[] = [];
-  for (let h = start; h < end; h = hourStart(h + HOUR, site.timezone)) {
+  // At most 25 points a day: the route bounds the days, nextHour always moves forward.
+  for (let h = start; h < end && points.length < 25 * (daysBetween(from, to) + 1); h = nextHour(h, site.timezone)) {
     const row = rows.get(h);
     points.push({ hour: toLocalIso(h, site.timezone), views: row?.views ?? 0, unique_users: row?.uniques ?? 0 });
   }

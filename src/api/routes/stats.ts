@@ -1,7 +1,7 @@
 // GET /api/stats — one day, the last 24 hours, or a range of days; read from rollups.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { daysBetween, isValidDay } from '../../core/time.js';
+import { MAX_DAY, MIN_DAY, daysBetween, isSupportedDay, isValidDay } from '../../core/time.js';
 import { dayReport, last24hReport, rangeReport } from '../../reports/stats.js';
 import { authorizeRead } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
@@ -13,7 +13,9 @@ const MAX_HOURLY_DAYS = 7;
 const day = (name: string) =>
   z
     .string({ error: `${name} must be a date in YYYY-MM-DD format` })
-    .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format` })
+    .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format`, abort: true })
+    // Date arithmetic is only defined on four-digit years; past them a request could loop forever.
+    .refine(isSupportedDay, { error: `${name} must be between ${MIN_DAY} and ${MAX_DAY}` })
     .optional();
 
 const querySchema = z.object({
@@ -26,8 +28,8 @@ const querySchema = z.object({
   granularity: z.enum(['day', 'hour'], { error: 'granularity must be "day" or "hour"' }).optional(),
 });
 
-export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api/stats', async (req, reply) => {
+export function statsRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
+  app.get('/api/stats', { config: { rateLimit } }, async (req, reply) => {
     const parsed = querySchema.safeParse(req.query);
     if (!parsed.success) throw fromZod(parsed.error, 'query');
     const q = parsed.data;

@@ -79,6 +79,22 @@ export interface HourlyPathDoc {
   views: number;
 }
 
+/** Facts about the store itself: `{ _id: 'store_id', value }`, its random id (queue binding). */
+export interface MetaDoc {
+  _id: string;
+  value: string;
+}
+
+/** An event the worker set aside; `_id` is a hash of the event JSON, so it is kept once. */
+export interface RejectedEventDoc {
+  _id: string;
+  site_id: string;
+  event_id: string | null;
+  /** The event as JSON text: the values that made it unstorable are kept exactly (escaped). */
+  event: string;
+  error: string;
+  rejected_at: Date;
+}
 
 export interface Collections {
   sites: Collection<SiteDoc>;
@@ -89,6 +105,8 @@ export interface Collections {
   hourlyStats: Collection<HourlyStatsDoc>;
   hourlyVisitors: Collection<HourlyVisitorDoc>;
   hourlyPaths: Collection<HourlyPathDoc>;
+  meta: Collection<MetaDoc>;
+  rejectedEvents: Collection<RejectedEventDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -101,6 +119,8 @@ export function collections(db: Db): Collections {
     hourlyStats: db.collection<HourlyStatsDoc>('hourly_stats'),
     hourlyVisitors: db.collection<HourlyVisitorDoc>('hourly_visitors'),
     hourlyPaths: db.collection<HourlyPathDoc>('hourly_paths'),
+    meta: db.collection<MetaDoc>('meta'),
+    rejectedEvents: db.collection<RejectedEventDoc>('rejected_events'),
   };
 }
 
@@ -122,6 +142,8 @@ export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   hourlyStats: [{ key: { site_id: 1, hour: 1 }, unique: true }],
   hourlyVisitors: [{ key: { site_id: 1, hour: 1, user_id: 1 }, unique: true }],
   hourlyPaths: [{ key: { site_id: 1, hour: 1, path_hash: 1 }, unique: true }],
+  meta: [],
+  rejectedEvents: [{ key: { site_id: 1, rejected_at: 1 } }],
 };
 
 /**
@@ -131,6 +153,6 @@ export const INDEXES: Record<keyof Collections, IndexDescription[]> = {
  */
 export async function createIndexes(c: Collections): Promise<void> {
   for (const [name, indexes] of Object.entries(INDEXES) as [keyof Collections, IndexDescription[]][]) {
-    await (c[name] as unknown as Collection).createIndexes(indexes);
+    if (indexes.length > 0) await (c[name] as unknown as Collection).createIndexes(indexes);
   }
 }

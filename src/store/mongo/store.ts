@@ -11,7 +11,11 @@ import {
   type DayTotals,
   type HourTotals,
   type PathViews,
+  type RejectedEvent,
+  UnstorableDataError,
 } from '../port.js';
+import { toRejectedRow } from '../rejected.js';
+import { randomUUID } from 'node:crypto';
 import { applyInTransaction } from './apply.js';
 import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
 import { collections, createIndexes, type Collections, type SiteDoc } from './schema.js';
@@ -64,6 +68,14 @@ export class MongoStore implements AnalyticsStore {
 
   async migrate(): Promise<void> {
     await createIndexes(this.c);
+    // The first migration names the store; $setOnInsert keeps the name on every later one.
+    await this.c.meta.updateOne({ _id: 'store_id' }, { $setOnInsert: { value: randomUUID() } }, { upsert: true });
+  }
+
+  async storeId(): Promise<string> {
+    const doc = await this.c.meta.findOne({ _id: 'store_id' });
+    if (!doc) throw new Error('the store has no id: run its migration first');
+    return doc.value;
   }
 
   async createSite(site: Site): Promise<void> {
@@ -122,6 +134,14 @@ export class MongoStore implements AnalyticsStore {
     }
   }
 
+  isDataError(err: unknown): boolean {
+    if (err instanceof UnstorableDataError) return true;
+    const e = err as { name?: unknown; code?: unknown } | null;
+    // BSON cannot encode the document; the server refused a value (BadValue, too large, key too long).
+    if (e?.name === 'BSONError' || e?.name === 'BSONVersionError') return true;
+    return typeof e?.code === 'number' && [2, 10334, 17280, 17419].includes(e.code);
+  }
+
   async dailyTotals(siteId: string, from: string, to: string): Promise<DayTotals[]> {
     const docs = await this.c.dailyStats
       .find({ site_id: siteId, date: { $gte: from, $lte: to } }, { projection: { _id: 0, date: 1, total_views: 1, unique_users: 1 } })
@@ -158,6 +178,28 @@ export class MongoStore implements AnalyticsStore {
     const coll = 'days' in range ? this.c.dailyPaths : this.c.hourlyPaths;
     const rows = await coll.aggregate<PathViews>(pipeline).toArray();
     return rows.map((r) => ({ path: r.path, views: Number(r.views) }));
+  }
+
+  async rejectEvents(rows: RejectedEvent[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    // Upserts with $setOnInsert: an event rejected again (a retried job) is kept once, no error.
+    const res = await this.c.rejectedEvents.bulkWrite(
+      rows.map(toRejectedRow).map((r) => ({
+        updateOne: {
+          filter: { _id: r.rejection_key },
+          update: {
+            $setOnInsert: { site_id: r.site_id, event_id: r.event_id, event: r.event_json, error: r.error, rejected_at: new Date(r.rejected_at_ms) },
+          },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+    return res.upsertedCount;
+  }
+
+  async countRejectedEvents(siteId?: string): Promise<number> {
+    return this.c.rejectedEvents.countDocuments(siteId === undefined ? {} : { site_id: siteId });
   }
 
   async deleteEventsBefore(before: number): Promise<number> {

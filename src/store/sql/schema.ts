@@ -1,4 +1,5 @@
 // Tables of the SQL stores (SQLite and PostgreSQL share them) and their migrations.
+import { randomUUID } from 'node:crypto';
 import { sql, type Generated, type Kysely } from 'kysely';
 import type { Site } from '../../core/site.js';
 
@@ -78,6 +79,22 @@ export interface HourlyPathsTable {
   views: number;
 }
 
+/** Key/value facts about the store itself: `store_id`, its random id given at the first migration. */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** Events the worker set aside (they can never be applied), kept for the operator. */
+export interface RejectedEventsTable {
+  rejection_key: string;
+  site_id: string;
+  event_id: string | null;
+  event_json: string;
+  error: string;
+  rejected_at_ms: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   applied_at_ms: number;
@@ -95,6 +112,8 @@ export interface Database {
   hourly_visitors: HourlyVisitorsTable;
   hourly_paths: HourlyPathsTable;
   schema_migrations: SchemaMigrationsTable;
+  meta: MetaTable;
+  rejected_events: RejectedEventsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -227,6 +246,26 @@ const migrations: Migration[] = [
       .modifyEnd(clustered(dialect))
       .execute();
   },
+  // 2: the store's own id (queue binding) and the events the worker sets aside.
+  async (db) => {
+    await db.schema
+      .createTable('meta')
+      .ifNotExists()
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('rejected_events')
+      .ifNotExists()
+      .addColumn('rejection_key', 'text', (c) => c.primaryKey())
+      .addColumn('site_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text')
+      .addColumn('event_json', 'text', (c) => c.notNull())
+      .addColumn('error', 'text', (c) => c.notNull())
+      .addColumn('rejected_at_ms', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('rejected_events_site').ifNotExists().on('rejected_events').columns(['site_id', 'rejected_at_ms']).execute();
+  },
 ];
 
 /** Applies the migrations not yet recorded, inside one transaction (the caller holds the lock). */
@@ -246,5 +285,7 @@ export async function runMigrations(db: Kysely<Database>, dialect: Dialect, now:
     await db.insertInto('schema_migrations').values({ version, applied_at_ms: now }).execute();
     applied.push(version);
   }
+  // The first migration names the store; later ones keep the name (on conflict: nothing).
+  await db.insertInto('meta').values({ key: 'store_id', value: randomUUID() }).onConflict((oc) => oc.column('key').doNothing()).execute();
   return applied;
 }

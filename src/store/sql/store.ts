@@ -10,7 +10,10 @@ import {
   type DayTotals,
   type HourTotals,
   type PathViews,
+  type RejectedEvent,
+  UnstorableDataError,
 } from '../port.js';
+import { toRejectedRow } from '../rejected.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
 import { SqlWriter } from './write.js';
 import type { Bulk } from './bulk.js';
@@ -24,6 +27,8 @@ export interface SqlStoreOptions {
   withMigrationLock: (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<void>) => Promise<void>;
   isRetryable: (err: unknown) => boolean;
   isUniqueViolation: (err: unknown) => boolean;
+  /** Errors about the data written (see AnalyticsStore.isDataError). */
+  isDataError: (err: unknown) => boolean;
   /** How this database takes many rows at once (bulk.ts). */
   bulk: Bulk;
 }
@@ -56,6 +61,12 @@ export class SqlStore implements AnalyticsStore {
     });
   }
 
+  async storeId(): Promise<string> {
+    const row = await this.db.selectFrom('meta').select('value').where('key', '=', 'store_id').executeTakeFirst();
+    if (!row) throw new Error('the store has no id: run its migration first');
+    return row.value;
+  }
+
   async createSite(site: Site): Promise<void> {
     try {
       await this.db.insertInto('sites').values(site).execute();
@@ -80,6 +91,10 @@ export class SqlStore implements AnalyticsStore {
 
   applyEvents(events: BucketedEvent[], now: number): Promise<ApplyResult> {
     return this.writer.apply(events, now);
+  }
+
+  isDataError(err: unknown): boolean {
+    return err instanceof UnstorableDataError || this.opts.isDataError(err);
   }
 
   /**
@@ -221,6 +236,25 @@ export class SqlStore implements AnalyticsStore {
   private concat(column: ReturnType<typeof sql.ref>, orderBy?: string) {
     if (this.kind === 'sqlite') return sql`group_concat(${column}, ',')`;
     return orderBy ? sql`string_agg(${column}::text, ',' order by ${sql.ref(orderBy)})` : sql`string_agg(${column}::text, ',')`;
+  }
+
+  async rejectEvents(rows: RejectedEvent[]): Promise<number> {
+    let added = 0;
+    for (const part of chunk(rows.map(toRejectedRow), 6, this.opts.maxParams)) {
+      const res = await this.db
+        .insertInto('rejected_events')
+        .values(part)
+        .onConflict((oc) => oc.column('rejection_key').doNothing())
+        .executeTakeFirst();
+      added += Number(res.numInsertedOrUpdatedRows ?? 0);
+    }
+    return added;
+  }
+
+  async countRejectedEvents(siteId?: string): Promise<number> {
+    let q = this.db.selectFrom('rejected_events').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (siteId !== undefined) q = q.where('site_id', '=', siteId);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   async deleteEventsBefore(before: number): Promise<number> {

@@ -3,7 +3,7 @@
 // usually holds one), with numeric keys, because this loop runs for every event.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { pathHash } from '../path-hash.js';
-import type { ApplyResult, BucketedEvent } from '../port.js';
+import { UnstorableDataError, type ApplyResult, type BucketedEvent } from '../port.js';
 import type { Bulk, ColumnType, Table, Value } from './bulk.js';
 import type { Database, Dialect } from './schema.js';
 
@@ -224,7 +224,8 @@ export class SqlWriter {
         for (const r of res.rows) found(byMatch.get(r.m)!, Number(r.id));
       }
       const unresolved = taken.filter((v) => !ids.has(v)).length;
-      if (unresolved > 0) throw new Error(`could not resolve ${unresolved} ${table.name} ids`);
+      // A value that does not read back as written (text the database changed on the way in).
+      if (unresolved > 0) throw new UnstorableDataError(`could not resolve ${unresolved} ${table.name} ids: a value did not read back as it was written`);
     }
     return ids;
   }
