@@ -206,7 +206,7 @@ function describeIssue(issue: z.core.$ZodIssue, source: NodeJS.ProcessEnv): stri
       what = `must be at most ${String(issue.maximum)}`;
       break;
     case 'invalid_value':
-      what = `must be one of ${issue.values.map((v) => String(v)).join(', ')}`;
+      what = `must be one of ${issue.values.map((v) => String(v)).filter(Boolean).join(', ')}`;
       break;
     default:
       what = issue.message.startsWith('must') ? issue.message : `is invalid (${issue.message})`;

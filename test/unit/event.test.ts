@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTimestamp, eventInputSchema, isPageview, jobPayloadSchema, newEventId, toQueuedEvent } from '../../src/core/event.js';
+import { checkTimestamp, eventInputSchema, exampleTimestamp, isPageview, jobPayloadSchema, newEventId, queuedEventSchema, toQueuedEvent } from '../../src/core/event.js';
 import { fromZod } from '../../src/api/errors.js';
 
 const valid = { site_id: 'my-website', event_type: 'pageview', path: '/home', user_id: 'user-123' };
@@ -34,6 +34,28 @@ describe('event validation', () => {
     expect(details({ ...valid, timestamp: '2024-01-15T10:30:00' })[0]?.message).toMatch(/timezone/);
     expect(details([valid])).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
     expect(details(null)).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
+  });
+
+  // Issue 9, item 2: a 2xx only for strings every store keeps exactly.
+  it('refuses NUL and lone surrogates in every string field, naming the field', () => {
+    for (const field of ['site_id', 'event_type', 'path', 'user_id'] as const) {
+      expect(details({ ...valid, [field]: `x\u0000y` }), field).toEqual([{ field, message: `${field} must not contain a NUL character (U+0000, at position 1)` }]);
+      expect(details({ ...valid, [field]: `x\udc00` })[0], field).toMatchObject({ field, message: expect.stringMatching(/must be well-formed Unicode/) });
+    }
+    // The worker applies the same rule to what it takes from the queue.
+    expect(queuedEventSchema.safeParse({ ...toQueuedEvent(valid, 1, 2), path: '/\u0000' }).success).toBe(false);
+    expect(queuedEventSchema.safeParse({ ...toQueuedEvent(valid, 1, 2), ts: 8.64e15 }).success).toBe(false);
+  });
+
+  // Issue 9, item 14: the example in the message is accepted at the time it is given.
+  it('gives a timestamp example that is valid now', () => {
+    const message = details({ ...valid, timestamp: 'yesterday' })[0]!.message;
+    const example = /e\.g\. (\S+)$/.exec(message)![1]!;
+    expect(example).not.toBe('2024-01-15T10:30:00Z');
+    expect(eventInputSchema.safeParse({ ...valid, timestamp: example }).success).toBe(true);
+    expect(checkTimestamp(example, Date.now(), { retentionDays: 1, maxFutureSkewMs: 0 }).ok).toBe(true);
+    const later = Date.parse('2031-05-01T08:00:00Z');
+    expect(checkTimestamp(exampleTimestamp(later), later, { retentionDays: 1, maxFutureSkewMs: 0 }).ok).toBe(true);
   });
 
   it('accepts 2,000-character and unicode paths', () => {
