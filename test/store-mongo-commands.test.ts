@@ -180,7 +180,7 @@ describe('MongoDB store: commands sent to the server', () => {
         expect(s.kind).toBe('mongodb');
         const sent = server.sent();
         expect(sent[0]!.name).toBe('hello');
-        expect(sent.filter((c) => c.name === 'createIndexes').map((c) => [c.db, c.command.createIndexes])).toHaveLength(8);
+        expect(sent.filter((c) => c.name === 'createIndexes').map((c) => [c.db, c.command.createIndexes])).toHaveLength(9);
         expect(sent.filter((c) => c.name === 'createIndexes').every((c) => c.db === 'from_config')).toBe(true);
       } finally {
         await s.close();
@@ -223,9 +223,18 @@ describe('MongoDB store: commands sent to the server', () => {
           indexes: [{ key: { site_id: 1, hour: 1, path_hash: 1 }, name: 'site_id_1_hour_1_path_hash_1', unique: true }],
           $db: DB,
         },
+        // Issue 9, item 2: the events the worker sets aside, counted per site.
+        { createIndexes: 'rejected_events', indexes: [{ key: { site_id: 1, rejected_at: 1 }, name: 'site_id_1_rejected_at_1' }], $db: DB },
+        // Issue 9, item 4: the store's id, written by the first migration only ($setOnInsert).
+        {
+          update: 'meta',
+          ordered: true,
+          updates: [{ q: { _id: 'store_id' }, u: { $setOnInsert: { value: expect.stringMatching(/^[0-9a-f-]{36}$/) } }, upsert: true }],
+          $db: DB,
+        },
       ]);
       // Key order is part of an index: site_id first, then the bucket, then the member.
-      const keys = server.sent().flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
+      const keys = server.sent().flatMap((c) => ((c.command.indexes ?? []) as Document[]).map((i) => Object.keys(i.key).join(',')));
       expect(keys).toEqual([
         'api_key_hash',
         'read_key_hash',
@@ -236,7 +245,15 @@ describe('MongoDB store: commands sent to the server', () => {
         'site_id,hour',
         'site_id,hour,user_id',
         'site_id,hour,path_hash',
+        'site_id,rejected_at',
       ]);
+    });
+
+    it('storeId reads the id the migration wrote', async () => {
+      cursorOnce('find', 'meta', [{ _id: 'store_id', value: '6f1c2a5e-0000-4000-8000-000000000001' }]);
+      expect(await store.storeId()).toBe('6f1c2a5e-0000-4000-8000-000000000001');
+      expect(server.sent().map(shape)).toEqual([{ find: 'meta', filter: { _id: 'store_id' }, limit: 1, singleBatch: true, $db: DB }]);
+      await expect(store.storeId()).rejects.toThrow(/no id/);
     });
   });
 
@@ -614,6 +631,15 @@ describe('MongoDB store: commands sent to the server', () => {
       ]);
     });
 
+    it('countRejectedEvents counts all, or one site', async () => {
+      cursorOnce('aggregate', 'rejected_events', [{ _id: 1, n: 4 }]);
+      cursorOnce('aggregate', 'rejected_events', [{ _id: 1, n: 1 }]);
+      expect(await store.countRejectedEvents()).toBe(4);
+      expect(await store.countRejectedEvents(SITE)).toBe(1);
+      const count = (match: Document) => ({ aggregate: 'rejected_events', pipeline: [{ $match: match }, { $group: { _id: 1, n: { $sum: 1 } } }], cursor: {}, $db: DB });
+      expect(server.sent().map(shape)).toEqual([count({}), count({ site_id: SITE })]);
+    });
+
     it('ping runs ping on the store database', async () => {
       await store.ping();
       expect(server.sent().map(shape)).toEqual([{ ping: 1, $db: DB }]);
@@ -634,6 +660,43 @@ describe('MongoDB store: commands sent to the server', () => {
         $db: DB,
       });
       expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB }, del('site-a'), del('site-b')]);
+    });
+
+    // Issue 9, item 2: set-aside events, kept once each, values as escaped JSON text, never as keys.
+    it('rejectEvents upserts one document per event, keyed by a hash of its JSON ($setOnInsert only)', async () => {
+      server.replyOnce((c) => (c.command.update === 'rejected_events' ? updateReply(c.command.updates, (i) => i === 0) : undefined));
+      const bad = { id: 'e-bad', site_id: SITE, event_type: 'pageview', path: '/a.b\u0000$x', user_id: '__proto__\ud800', ts: NOW, received_at: NOW };
+      const json = JSON.stringify(bad);
+      expect(json).toContain('\\u0000');
+      expect(json).toContain('\\ud800');
+      expect(await store.rejectEvents([{ event: bad, site_id: SITE, reason: 'refused: \u0000', rejected_at: NOW }])).toBe(1);
+      expect(await store.rejectEvents([])).toBe(0);
+      expect(server.sent().map(shape)).toEqual([
+        {
+          update: 'rejected_events',
+          ordered: false,
+          updates: [
+            {
+              q: { _id: sha256(json) },
+              u: { $setOnInsert: { site_id: SITE, event_id: 'e-bad', event: json, error: 'refused: \\u0000', rejected_at: AT } },
+              upsert: true,
+            },
+          ],
+          $db: DB,
+        },
+      ]);
+      // Field names are fixed: the event's values never become keys.
+      const keys = keysOf(server.sent()[0]!.command.updates);
+      for (const k of ['__proto__', '/a.b', '$x', 'e-bad']) expect(keys.has(k)).toBe(false);
+      expect(server.sent()[0]!.command).not.toHaveProperty('startTransaction');
+    });
+
+    it('isDataError: BSON and value errors are the data, network errors the store', () => {
+      expect(store.isDataError(Object.assign(new Error('x'), { name: 'BSONError' }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('BadValue'), { code: 2 }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('too large'), { code: 10334 }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('no primary'), { name: 'MongoServerSelectionError' }))).toBe(false);
+      expect(store.isDataError(Object.assign(new Error('conflict'), { code: 112 }))).toBe(false);
     });
 
     it('createPlaceholders upserts zero daily_stats only where missing ($setOnInsert only)', async () => {
