@@ -46,15 +46,20 @@ export async function waitForRedis(cfg: RedisConfig, logger: Logger, purpose: st
     connectTimeout: 2000,
     retryStrategy: () => null,
   });
-  redis.on('error', () => {});
+  // The socket's own error (connect ECONNREFUSED …) says more than ioredis' "Connection is closed".
+  let socketError: Error | undefined;
+  redis.on('error', (err: Error) => (socketError = err));
   try {
     await untilReady({
       what: `Redis at ${describeRedis(cfg)} (${purpose})`,
       attempt: async () => {
-        if (redis.status !== 'ready') await redis.connect().catch(async (err: Error) => {
-          redis.disconnect();
-          throw err;
-        });
+        socketError = undefined;
+        if (redis.status !== 'ready') {
+          await redis.connect().catch((err: Error) => {
+            redis.disconnect();
+            throw socketError ?? err;
+          });
+        }
         await redis.ping();
       },
       isTransient: () => true,
