@@ -21,9 +21,6 @@ export interface RunningWorker {
 
 export const embeddedQueueFile = (config: Config) => path.join(config.dataDir, 'analytics.db');
 
-/** How often a worker looks again at which store its queue is bound to (an API may rebind it). */
-const BINDING_RECHECK_MS = 2000;
-
 export interface WorkerHooks {
   /** Called when the worker must stop for good (its store is not its queue's): log and exit. */
   onFatal?: (err: Error) => void;
@@ -88,22 +85,19 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
 
 /**
  * Before each group: is the queue still bound to this worker's store? (An API may bind an unbound
- * queue, or take over an empty one.) Read at most every BINDING_RECHECK_MS. On a mismatch the
- * group is not applied and `onMismatch` stops the worker.
+ * queue, or take over an empty one.) One small read per group, negligible next to its transaction.
+ * On a mismatch the group is not applied, and `onMismatch` stops the worker.
  */
 function bindingGuard(binding: QueueBinding, identity: StoreIdentity, onMismatch: (err: Error) => void): () => Promise<void> {
-  let checkedAt = 0;
   let mismatch: Error | undefined;
   return async () => {
     if (mismatch) throw mismatch;
-    if (Date.now() - checkedAt < BINDING_RECHECK_MS) return;
     let bound;
     try {
       bound = await binding.read();
     } catch {
       return; // the queue itself is unreachable: its own errors say so
     }
-    checkedAt = Date.now();
     if (bound && bound.id !== identity.id) {
       mismatch = storeMismatch(binding, bound, identity);
       setImmediate(() => onMismatch(mismatch!));
