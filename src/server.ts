@@ -49,20 +49,32 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     // store once Redis answers; until then the gate refuses events.
     const gate = new BindingGate(producer);
     queue = gate;
-    void untilReady({
+    const bound = untilReady({
       what: `Redis at ${describeRedis(config.redis!)} (to bind the queue to this API's store; events get 503 until then)`,
       attempt: () => bindQueueToStore(binding, identity, logger),
       isTransient: (err) => isConnectionError(err) || /Stream isn't writeable|max retries per request|Connection is closed/i.test((err as Error).message),
       logger,
       signal: stopping.signal,
-    }).then(
-      () => gate.open(),
-      (err: Error) => {
+    }).then(() => gate.open());
+    // Redis up: bound before the API listens (a conflict refuses the start). Redis down: go on; the
+    // binding follows once Redis answers, and a conflict found then stops the API.
+    const first = await Promise.race([
+      bound.then(() => 'bound' as const, (err: Error) => err),
+      new Promise<'pending'>((r) => setTimeout(() => r('pending'), config.ingest.enqueueTimeoutMs).unref()),
+    ]);
+    if (first instanceof Error) {
+      await binding.close();
+      await producer.close();
+      await store.close();
+      throw first;
+    }
+    if (first === 'pending') {
+      bound.catch((err: Error) => {
         if (stopping.signal.aborted) return;
         if (hooks.onFatal) hooks.onFatal(err);
         else logger.fatal(err.message);
-      },
-    );
+      });
+    }
     // Rate-limit counters and site announcements share one connection; failures never block a request.
     redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     redis.on('error', () => {});

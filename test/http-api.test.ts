@@ -337,7 +337,7 @@ describe.each(modes)('HTTP API (%s)', (mode) => {
           signal: AbortSignal.timeout(20_000), // today's code never answers
         });
         expect(res.status, query).toBe(400);
-        const json = await res.json();
+        const json = (await res.json()) as { details: { field: string; message: string }[] };
         expect(json.details[0].field, query).toBe(field);
         expect(json.details[0].message, query).toMatch(/between 1970-01-01 and 9999-12-30|valid date/);
       }

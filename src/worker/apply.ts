@@ -85,7 +85,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     return p;
   }
 
-  async function applyTogether(jobs: Prepared[], events: BucketedEvent[]): Promise<{ applied: number; duplicates: number }> {
+  async function applyTogether(events: BucketedEvent[]): Promise<{ applied: number; duplicates: number }> {
     for (const [site, n] of countBySite(events)) {
       deps.logger.info(`Processing ${n === 1 ? 'event' : `${n} events`} for site: ${site}`);
     }
@@ -159,7 +159,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     let totals = { applied: 0, duplicates: 0 };
     if (events.length > 0) {
       try {
-        totals = await applyTogether(ready, events);
+        totals = await applyTogether(events);
       } catch (err) {
         totals = await applyOneByOne(ready, asError(err));
       }
