@@ -51,7 +51,7 @@ const HOUR = 3_600_000;
 const target = (what: string, met: boolean, value: string | number): Target => ({ what, met, value: String(value) });
 
 async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
-  const proc = spawnNode(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', ...env }, 'api');
+  const proc = spawnNode(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env }, 'api');
   const m = await proc.waitForLine(/API listening on (http:\/\/\S+)/, 60_000);
   return { proc, url: m[1]! };
 }

@@ -1,8 +1,10 @@
 // The environment, parsed once. This is the only module that reads process.env;
 // every limit and tunable of the system is defined here and documented in the README.
 import { z } from 'zod';
+import net from 'node:net';
 import path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
+import { CronExpressionParser } from 'cron-parser';
 
 const bool = (fallback: boolean) =>
   z
@@ -20,6 +22,47 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * TRUST_PROXY, passed to Fastify's `trustProxy`: `true`/`false`, a hop count (trust that many
+ * proxies in front of the server: the client is the entry that many from the right of
+ * X-Forwarded-For), or a comma-separated list of proxy addresses / CIDR ranges.
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((v, ctx): boolean | number | string[] => {
+    const t = v?.trim() ?? '';
+    if (t === '' || ['false', 'no'].includes(t.toLowerCase())) return false;
+    if (['true', 'yes'].includes(t.toLowerCase())) return true;
+    if (/^\d+$/.test(t)) return Number(t);
+    const list = t.split(',').map((x) => x.trim()).filter(Boolean);
+    const bad = list.filter((x) => !isAddressOrCidr(x));
+    if (bad.length > 0 || list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `must be true, false, a hop count, or a comma-separated list of IP addresses / CIDR ranges (not an address: ${bad.join(', ') || 'empty'})` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+function isAddressOrCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  const family = net.isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const cronSchedule = z
+  .string()
+  .default('5 0 * * *')
+  .superRefine((v, ctx) => {
+    try {
+      CronExpressionParser.parse(v, { tz: 'UTC' });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `must be a cron expression such as "5 0 * * *" (${(err as Error).message})` });
+    }
+  });
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -58,7 +101,9 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(32 * 1024, 1024),
   RATE_LIMIT_MAX: int(100),
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
-  TRUST_PROXY: bool(false),
+  READ_RATE_LIMIT_MAX: int(120),
+  READ_RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
+  TRUST_PROXY: trustProxy,
   MAX_FUTURE_SKEW_SECONDS: int(300),
   EVENT_BATCH_MAX: int(100, 1),
   BATCH_BODY_LIMIT_BYTES: int(512 * 1024, 1024),
@@ -83,7 +128,7 @@ const schema = z.object({
 
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
-  CRON_SCHEDULE: z.string().default('5 0 * * *'),
+  CRON_SCHEDULE: cronSchedule,
 
   // Amazon SQS as the queue (USE_SQS=true). Credentials come from the AWS SDK's own provider chain
   // (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, ECS/EC2 roles), which the
@@ -142,13 +187,16 @@ export interface Config {
     batchMax: number;
     bodyLimitBytes: number;
     rateLimit: { max: number; windowSeconds: number };
-    trustProxy: boolean;
+    /** Fastify's trustProxy: all proxies, a hop count, or the proxies' addresses / CIDR ranges. */
+    trustProxy: boolean | number | string[];
     maxFutureSkewMs: number;
     corsOrigin: string;
     /** Most events in one POST /api/event/batch. */
     eventBatchMax: number;
     batchBodyLimitBytes: number;
   };
+  /** Per client IP, for GET /api/stats: a budget of its own, separate from ingestion's. */
+  readRateLimit: { max: number; windowSeconds: number };
   adminToken: string | undefined;
   tracker: {
     /** A second path, besides /script.js, that serves the tracker script. */
@@ -205,19 +253,62 @@ export interface SqsConfig {
   waitTimeSeconds: number;
 }
 
-export class ConfigError extends Error {}
+/** An invalid configuration. Its message is one line: `Invalid configuration: PORT must be …`. */
+export class ConfigError extends Error {
+  constructor(problems: string) {
+    super(`Invalid configuration: ${problems}`);
+  }
+}
 
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+/** Which process reads the configuration: some checks only concern the API (ADMIN_TOKEN). */
+export type Role = 'api' | 'worker' | 'cron' | 'tool';
+
+/** Tokens that are examples, not secrets: refused in production. */
+const PLACEHOLDER_TOKENS = new Set(['change-me', 'changeme', 'change_me', 'your-secret', 'secret', 'admin', 'password', 'token', 'admin-token', 'replace-me']);
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** One readable phrase per problem: `PORT must be a whole number, got "abc"`. */
+function describeIssue(issue: z.core.$ZodIssue, source: NodeJS.ProcessEnv): string {
+  const name = String(issue.path[0] ?? 'configuration');
+  const raw = source[name];
+  const got = raw === undefined ? '' : `, got ${JSON.stringify(raw)}`;
+  let what: string;
+  switch (issue.code) {
+    case 'invalid_type':
+      what = issue.expected === 'number' || issue.expected === 'int' ? 'must be a whole number' : `must be a ${issue.expected}`;
+      break;
+    case 'too_small':
+      what = `must be at least ${String(issue.minimum)}`;
+      break;
+    case 'too_big':
+      what = `must be at most ${String(issue.maximum)}`;
+      break;
+    case 'invalid_value':
+      what = `must be one of ${issue.values.map((v) => String(v)).filter(Boolean).join(', ')}`;
+      break;
+    default:
+      what = issue.message.startsWith('must') ? issue.message : `is invalid (${issue.message})`;
+  }
+  return `${name} ${what}${got}`;
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role = 'api'): Config {
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    // One problem per variable, all on one line.
+    const seen = new Set<string>();
+    const problems = parsed.error.issues.filter((i) => {
+      const k = String(i.path[0]);
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+    throw new ConfigError(problems.map((i) => describeIssue(i, source)).join('; '));
   }
   const e = parsed.data;
   const cloudwatchEndpoint = e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? e.AWS_ENDPOINT_URL;
   if (cloudwatchEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(cloudwatchEndpoint)) {
     throw new ConfigError(`${e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ? 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' : 'AWS_ENDPOINT_URL'} must be an http:// or https:// URL`);
   }
+  if (role === 'api' && e.NODE_ENV === 'production') checkProductionAdminToken(e.ADMIN_TOKEN);
 
   const dataDir = path.resolve(e.DATA_DIR);
   const store: Config['store'] = e.MONGODB_URI
@@ -226,7 +317,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ? { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA }
       : { kind: 'sqlite', file: path.join(dataDir, 'analytics.db') };
   if (store.kind === 'postgres' && !/^postgres(ql)?:\/\//.test(store.url)) {
-    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    throw new ConfigError(`DATABASE_URL must be a postgres:// or postgresql:// URL, got ${JSON.stringify(redactUrl(store.url))}`);
+  }
+  if (store.kind === 'mongodb' && !/^mongodb(\+srv)?:\/\//.test(store.uri)) {
+    throw new ConfigError(`MONGODB_URI must be a mongodb:// or mongodb+srv:// URL, got ${JSON.stringify(redactUrl(store.uri))}`);
+  }
+  if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) {
+    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(e.REDIS_URL))}`);
   }
   const redis = e.REDIS_URL || e.REDIS_HOST
     ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
@@ -275,6 +372,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       eventBatchMax: e.EVENT_BATCH_MAX,
       batchBodyLimitBytes: Math.max(e.BATCH_BODY_LIMIT_BYTES, e.BODY_LIMIT_BYTES),
     },
+    readRateLimit: { max: e.READ_RATE_LIMIT_MAX, windowSeconds: e.READ_RATE_LIMIT_WINDOW_SECONDS },
     adminToken: e.ADMIN_TOKEN,
     tracker: { scriptPath: trackerScriptPath(e.TRACKER_SCRIPT_PATH) },
     session: sessionConfig(e),
@@ -326,6 +424,30 @@ function sessionConfig(e: Env): Config['session'] {
     ttlMs: Math.round(e.SESSION_TTL_HOURS * 3600_000),
     secureCookie: e.SESSION_COOKIE_SECURE === 'auto' ? 'auto' : e.SESSION_COOKIE_SECURE === 'true',
   };
+}
+
+/**
+ * In production the API refuses to start with no ADMIN_TOKEN (site creation would be open to
+ * anyone), a short one, or a placeholder copied from an example.
+ */
+function checkProductionAdminToken(token: string | undefined): void {
+  const fix = 'set ADMIN_TOKEN to a long random secret, e.g. ADMIN_TOKEN=$(openssl rand -hex 32)';
+  if (token === undefined) throw new ConfigError(`ADMIN_TOKEN must be set when NODE_ENV=production (site creation would be open to anyone): ${fix}`);
+  if (PLACEHOLDER_TOKENS.has(token.toLowerCase())) throw new ConfigError(`ADMIN_TOKEN is the placeholder ${JSON.stringify(token)}, not a secret: ${fix}`);
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production, got ${token.length}: ${fix}`);
+  }
+}
+
+/** A URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  }
 }
 
 /** Loads `.env` from the working directory when present (the spec's `cp .env.example .env`). */

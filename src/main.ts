@@ -1,17 +1,16 @@
 // `npm start` / `npm run dev`: the API, plus an in-process worker thread in embedded mode.
 import { Worker } from 'node:worker_threads';
-import { loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './logger.js';
-import { fatal, onShutdown } from './process.js';
+import { configOrExit, fatal, onShutdown } from './process.js';
 import { startServer } from './server.js';
 
-loadDotEnv();
-const config = loadConfig();
+const config = configOrExit('api');
 const logger = createLogger(config, 'api');
 
 try {
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, { onFatal: (err) => fatal(logger, err, '') });
   let thread: Worker | undefined;
+  let stopping = false;
   if (config.worker.inProcess) {
     // A thread, not the API's event loop: store transactions never delay ingestion.
     // Under `npm run dev` (tsx) the thread registers tsx's loader before loading the TypeScript
@@ -23,15 +22,20 @@ try {
       : new Worker(entry);
     thread.on('error', (err) => logger.error({ err }, `Worker thread failed: ${err.message}`));
     thread.on('exit', (code) => {
-      if (code !== 0) fatal(logger, new Error(`worker thread exited with code ${code}`));
+      if (code !== 0 && !stopping) fatal(logger, new Error(`worker thread exited with code ${code}`));
     });
   }
   onShutdown(logger, async () => {
+    stopping = true;
     await server.close();
     if (thread) {
-      const exited = new Promise((r) => thread!.once('exit', r));
-      thread.postMessage('close');
+      const t = thread;
+      const exited = new Promise((r) => t.once('exit', r));
+      t.postMessage('close');
+      // The thread finishes its jobs within WORKER_SHUTDOWN_TIMEOUT_MS; past a little more, stop it.
+      const deadline = setTimeout(() => void t.terminate(), config.worker.shutdownTimeoutMs + 5000);
       await exited;
+      clearTimeout(deadline);
     }
   });
 } catch (err) {

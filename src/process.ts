@@ -1,6 +1,24 @@
-// Process plumbing shared by the entry points: graceful shutdown on SIGTERM/SIGINT, and the
-// CloudWatch log lines delivered (within CLOUDWATCH_FLUSH_TIMEOUT_MS) before any exit.
+// Process plumbing shared by the entry points: configuration at start, graceful shutdown on
+// SIGTERM/SIGINT, one clear line before exiting on a fatal error, and the CloudWatch log lines
+// delivered (within CLOUDWATCH_FLUSH_TIMEOUT_MS) before any exit.
+import { ConfigError, loadConfig, loadDotEnv, type Config, type Role } from './config.js';
 import { flushLogs, hasLogShipping, type Logger } from './logger.js';
+import { StartupError } from './startup-error.js';
+
+/**
+ * Reads `.env` and the environment once, as every entry point does first. An invalid value prints
+ * one line (`Invalid configuration: PORT must be a whole number, got "abc"`) and exits 1.
+ */
+export function configOrExit(role: Role, opts: { dotEnv?: boolean } = {}): Config {
+  try {
+    if (opts.dotEnv !== false) loadDotEnv();
+    return loadConfig(process.env, role);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
 
 /** Runs `close` once on the first SIGTERM/SIGINT, flushes the logs, then exits; a second signal exits at once. */
 export function onShutdown(logger: Logger, close: () => Promise<void>): void {
@@ -24,9 +42,17 @@ export function onShutdown(logger: Logger, close: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
-/** Logs a start-up failure and exits 1, after the log lines are flushed to CloudWatch when it is on. */
-export function fatal(logger: Logger, err: unknown): void {
-  logger.fatal({ err }, `Cannot start: ${(err as Error).message}`);
+/** Whether an error's message is all the operator needs (no stack trace). */
+export function isOperatorError(err: unknown): boolean {
+  return err instanceof StartupError || err instanceof ConfigError;
+}
+
+/** Logs a fatal error (one line for an operator's error, with the stack otherwise) and exits 1. */
+export function fatal(logger: Logger, err: unknown, prefix = 'Cannot start: '): void {
+  const message = `${prefix}${err instanceof Error ? err.message : String(err)}`;
+  if (isOperatorError(err)) logger.fatal(message);
+  else logger.fatal({ err }, message);
+  logger.flush?.();
   exitAfterFlush(1);
 }
 

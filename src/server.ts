@@ -8,9 +8,13 @@ import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
-import { createEventQueue, queueLabel } from './queue/factory.js';
-import { createRedis } from './queue/redis.js';
-import { openStore } from './store/index.js';
+import { BindingGate, bindQueueToStore, openBinding, type StoreIdentity } from './queue/binding.js';
+import { createEventQueue, embeddedQueueFile, queueLabel } from './queue/factory.js';
+import type { BullmqEventQueue } from './queue/bullmq.js';
+import type { EventQueue } from './queue/port.js';
+import { createRedis, describeRedis, logRedisAvailability } from './queue/redis.js';
+import { isConnectionError, untilReady } from './ready.js';
+import { describeStore, openStoreWhenReady } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { SaltCache } from './ingest/salts.js';
@@ -27,8 +31,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const store = await openStore(config);
+export interface ServerHooks {
+  /** Called when the API must stop for good after it started (its queue is bound to another store). */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startServer(config: Config, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+  const store = await openStoreWhenReady(config, logger);
+  const identity: StoreIdentity = { id: await store.storeId(), description: describeStore(config) };
+  const binding = openBinding(config, embeddedQueueFile(config));
   const sites = new SiteCache(store);
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
@@ -39,10 +50,55 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   salts.startRefresh(SALT_REFRESH_MS, (err) => logger.warn({ err }, 'Salt refresh failed'));
   loadCountryDb();
 
-  const queue = createEventQueue(config);
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
+  const stopping = new AbortController();
+  let queue: EventQueue;
+  if (config.queue.kind === 'bullmq') {
+    const producer = createEventQueue(config) as BullmqEventQueue;
+    logRedisAvailability(producer.redis, config.redis!, logger, 'events are answered 503 until it is back');
+    // Redis may be down at start: the API starts anyway (events get 503), and binds the queue to its
+    // store once Redis answers; until then the gate refuses events.
+    const gate = new BindingGate(producer);
+    queue = gate;
+    const bound = untilReady({
+      what: `Redis at ${describeRedis(config.redis!)} (to bind the queue to this API's store; events get 503 until then)`,
+      attempt: () => bindQueueToStore(binding, identity, logger),
+      isTransient: (err) => isConnectionError(err) || /Stream isn't writeable|max retries per request|Connection is closed/i.test((err as Error).message),
+      logger,
+      signal: stopping.signal,
+    }).then(() => gate.open());
+    // Redis up: bound before the API listens (a conflict refuses the start). Redis down: go on; the
+    // binding follows once Redis answers, and a conflict found then stops the API.
+    const first = await Promise.race([
+      bound.then(() => 'bound' as const, (err: Error) => err),
+      new Promise<'pending'>((r) => setTimeout(() => r('pending'), config.ingest.enqueueTimeoutMs).unref()),
+    ]);
+    if (first instanceof Error) {
+      await binding.close();
+      await producer.close();
+      await store.close();
+      throw first;
+    }
+    if (first === 'pending') {
+      bound.catch((err: Error) => {
+        if (stopping.signal.aborted) return;
+        if (hooks.onFatal) hooks.onFatal(err);
+        else logger.fatal(err.message);
+      });
+    }
+  } else {
+    // SQS and the embedded queue answer at once: bound before the API listens.
+    try {
+      await bindQueueToStore(binding, identity, logger);
+    } catch (err) {
+      await binding.close();
+      await store.close();
+      throw err;
+    }
+    queue = createEventQueue(config);
+  }
   if (config.redis) {
     // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
     // Rate-limit counters and site announcements share one connection; failures never block a request.
@@ -87,16 +143,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const app = await buildApp(ctx, { logger, redis, dashboardDir: dashboardDir() });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
+  if (config.ingest.trustProxy === true) {
+    logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For entry, which clients can write themselves: set the hop count or the addresses of your proxies instead (see the README)');
+  }
 
   return {
     app,
     ctx,
     url: address,
     close: async () => {
+      stopping.abort();
       await app.close();
       sites.stop();
       salts.stop();
       await queue.close();
+      await binding.close();
       subscriber?.disconnect();
       redis?.disconnect();
       await store.close();

@@ -61,9 +61,19 @@ function envOf(s: Service): Record<string, string> {
   return out;
 }
 
-/** What compose would pass with no variable set in the shell or .env: `${X:-d}` -> d. */
-function interpolateDefaults(value: string): string {
+/** A value a deployer sets for each required variable (`${X:?message}`), for the checks below. */
+const REQUIRED_VALUES: Record<string, string> = { ADMIN_TOKEN: '4f1e9a0c7d2b83e65a19c0d4b7e2f813' };
+
+/**
+ * What compose would pass with no optional variable set in the shell or .env: `${X:-d}` -> d, and
+ * `${X:?message}` (required: compose refuses to start without it) -> the deployer's value.
+ */
+function interpolateDefaults(value: string, required: Record<string, string> = REQUIRED_VALUES): string {
   return value
+    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}/g, (_m, name: string) => {
+      expect(required[name], `a value for the required ${name}`).toBeDefined();
+      return required[name]!;
+    })
     .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name: string, def?: string) => def ?? '')
     .replace(/\$\$/g, '$');
 }
@@ -254,6 +264,19 @@ describe.each(VARIANTS)('$file', ({ file, db, storeKind, dbVolumeTarget }) => {
       expect(config.worker.inProcess, name).toBe(false);
       expect(config.port).toBe(3000);
     }
+  });
+
+  // Issue 9, item 15: no usable default token ships; the deployer must set one.
+  it('requires ADMIN_TOKEN, with no default, for server and worker', () => {
+    for (const name of APP) {
+      const raw = envOf(svc(name)).ADMIN_TOKEN ?? '';
+      expect(raw, `${name} ADMIN_TOKEN`).toMatch(/^\$\{ADMIN_TOKEN:\?[^}]+\}$/);
+      expect(raw).not.toMatch(/:-/);
+    }
+    expect(uncommented(text)).not.toMatch(/change-me/);
+    // With the placeholder of earlier versions, the API refuses to start in production.
+    const server = Object.fromEntries(Object.entries(envOf(svc('server'))).map(([k, v]) => [k, interpolateDefaults(v, { ADMIN_TOKEN: 'change-me' })]));
+    expect(() => loadConfig(server)).toThrow(/ADMIN_TOKEN is the placeholder "change-me"/);
   });
 
   it('uses only environment variable names that src/config.ts knows', () => {

@@ -46,18 +46,62 @@ describe.each(modes)('HTTP API (%s)', (mode) => {
       expect(Object.keys(res.json.data).sort()).toEqual(['api_key', 'created_at', 'name', 'read_key', 'site_id', 'timezone']);
     });
 
-    it('answers 409 when the slug is taken', async () => {
-      const res = await sys.request('POST', '/api/site/create', { body: { name: 'site a' }, headers: admin });
-      expect(res.status).toBe(409);
-      expect(res.json).toEqual({ success: false, error: 'Conflict', message: 'A site with id "site-a" already exists' });
+    // Issue 9, item 8: a derived id is made unique; 409 only for an explicit site_id that is taken.
+    it('makes a derived id unique, and answers 409 only when an explicit site_id is taken', async () => {
+      const second = await sys.request('POST', '/api/site/create', { body: { name: 'site a' }, headers: admin });
+      expect(second.status).toBe(201);
+      expect(second.json.data.site_id).toBe('site-a-2');
+      const third = await sys.request('POST', '/api/site/create', { body: { name: 'SITE  A!' }, headers: admin });
+      expect(third.json.data.site_id).toBe('site-a-3');
+      const explicit = await sys.request('POST', '/api/site/create', { body: { name: 'Whatever', site_id: 'site-a' }, headers: admin });
+      expect(explicit.status).toBe(409);
+      expect(explicit.json).toEqual({ success: false, error: 'Conflict', message: 'A site with id "site-a" already exists' });
+      const chosen = await sys.request('POST', '/api/site/create', { body: { name: 'Whatever', site_id: 'my-own-id' }, headers: admin });
+      expect(chosen.status).toBe(201);
+      expect(chosen.json.data).toMatchObject({ site_id: 'my-own-id', name: 'Whatever' });
+      const bad = await sys.request('POST', '/api/site/create', { body: { name: 'x', site_id: 'Not OK' }, headers: admin });
+      expect(bad.status).toBe(400);
+      expect(bad.json.details).toEqual([{ field: 'site_id', message: 'site_id must be 1–64 characters of a-z, 0-9 and "-", not starting or ending with "-"' }]);
+    });
+
+    it('gives names in any script a usable, URL-safe id', async () => {
+      const ids: Record<string, string> = {};
+      for (const name of ['日本語', 'Ελληνικά', 'Русский', 'עברית', 'Ωmega Café', '!!!', '!!!']) {
+        const res = await sys.request('POST', '/api/site/create', { body: { name }, headers: admin });
+        expect(res.status, name).toBe(201);
+        expect(res.json.data.name).toBe(name);
+        ids[name] = res.json.data.site_id;
+        expect(res.json.data.site_id).toMatch(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/);
+        // The id works: the site's read key reads it.
+        const stats = await sys.request('GET', `/api/stats?site_id=${res.json.data.site_id}`, { headers: { authorization: `Bearer ${res.json.data.read_key}` } });
+        expect(stats.status, name).toBe(200);
+      }
+      expect(ids).toMatchObject({ 日本語: 'ribenyu', Ελληνικά: 'ellinika', Русский: 'russkiy', עברית: 'vryt', 'Ωmega Café': 'omega-cafe' });
+      expect(ids['!!!']).toBe('site-2'); // the second "!!!": the first took "site"
+    });
+
+    // Issue 9, item 9: the canonical timezone is what is stored and answered.
+    it('stores the canonical spelling of the timezone', async () => {
+      const res = await sys.request('POST', '/api/site/create', { body: { name: 'tz spelling', timezone: 'europe/PARIS' }, headers: admin });
+      expect(res.status).toBe(201);
+      expect(res.json.data.timezone).toBe('Europe/Paris');
+      const stats = await sys.request('GET', `/api/stats?site_id=${res.json.data.site_id}`, { headers: admin });
+      expect(stats.json.data.period.timezone).toBe('Europe/Paris');
     });
 
     it('validates the body', async () => {
       let res = await sys.request('POST', '/api/site/create', { body: {}, headers: admin });
       expect(res.status).toBe(400);
       expect(res.json).toEqual({ success: false, error: 'Validation failed', details: [{ field: 'name', message: 'name is required' }] });
-      res = await sys.request('POST', '/api/site/create', { body: { name: '!!!' }, headers: admin });
-      expect(res.json.details).toEqual([{ field: 'name', message: 'name must contain letters or digits' }]);
+      res = await sys.request('POST', '/api/site/create', { body: { name: '   ' }, headers: admin });
+      expect(res.json.details).toEqual([{ field: 'name', message: 'name must not be empty' }]);
+      // Issue 9, item 2: site names and timezones hold storable text only.
+      res = await sys.request('POST', '/api/site/create', { raw: '{"name":"bad\\u0000name"}', headers: { ...admin, 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      expect(res.json.details).toEqual([{ field: 'name', message: 'name must not contain a NUL character (U+0000, at position 3)' }]);
+      res = await sys.request('POST', '/api/site/create', { raw: '{"name":"bad\\ud800"}', headers: { ...admin, 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      expect(res.json.details[0]).toMatchObject({ field: 'name', message: expect.stringMatching(/well-formed Unicode/) });
       res = await sys.request('POST', '/api/site/create', { body: { name: 'x', timezone: 'Nowhere/City' }, headers: admin });
       expect(res.status).toBe(400);
       expect(res.json.details[0].field).toBe('timezone');
@@ -114,6 +158,63 @@ describe.each(modes)('HTTP API (%s)', (mode) => {
       res = await sys.request('POST', '/api/event', { body: [1, 2], headers: { 'x-api-key': a.api_key } });
       expect(res.status).toBe(400);
       expect(res.json.details).toEqual([{ field: 'body', message: 'Request body must be a JSON object' }]);
+    });
+
+    // Issue 9, item 2: a 2xx only for events every store can keep, whatever the content type.
+    it('answers 400 for text no store can keep (NUL, unpaired surrogates), in every string field', async () => {
+      for (const contentType of ['application/json', 'text/plain']) {
+        for (const field of ['site_id', 'event_type', 'path', 'user_id']) {
+          for (const [raw, message] of [
+            ['x\\u0000y', `${field} must not contain a NUL character (U+0000, at position 1)`],
+            ['x\\udc00', `${field} must be well-formed Unicode: it holds an unpaired surrogate (U+DC00, at position 1)`],
+            ['\\ud83dx', `${field} must be well-formed Unicode: it holds an unpaired surrogate (U+D83D, at position 0)`],
+          ] as const) {
+            const body = JSON.stringify(event(a.site_id)).replace(new RegExp(`"${field}":"[^"]*"`), `"${field}":"${raw}"`);
+            const res = await sys.request('POST', '/api/event', { raw: body, headers: { 'content-type': contentType, 'x-api-key': a.api_key } });
+            // site_id: the key's site check runs on valid text only, so the text is the problem named.
+            expect(res.status, `${contentType} ${field} ${raw}`).toBe(400);
+            expect(res.json, `${contentType} ${field} ${raw}`).toEqual({ success: false, error: 'Validation failed', details: [{ field, message }] });
+          }
+        }
+      }
+      // A well-formed pair (an emoji) is text like any other.
+      const ok = await sys.request('POST', '/api/event', { raw: JSON.stringify(event(a.site_id, { path: '/\ud83d\ude00' })), headers: { 'content-type': 'application/json', 'x-api-key': a.api_key } });
+      expect(ok.status).toBe(202);
+    });
+
+    // Issue 9, item 7: one parser and one rule for both content types, and a message saying what is refused.
+    it('refuses prototype-poisoning members the same way as JSON and as text/plain', async () => {
+      const bodies = [
+        ['{"site_id":"site-a","event_type":"pageview","path":"/","user_id":"u","constructor":{"prototype":{"x":1}}}', 'constructor.prototype'],
+        ['{"site_id":"site-a","event_type":"pageview","path":"/","user_id":"u","__proto__":{"x":1}}', '__proto__'],
+        ['{"site_id":"site-a","event_type":"pageview","path":"/","user_id":"u","extra":{"deep":[{"constructor":{"prototype":1}}]}}', 'extra.deep.0.constructor.prototype'],
+      ];
+      for (const [raw, field] of bodies) {
+        const answers = [];
+        for (const contentType of ['application/json', 'text/plain', 'text/plain;charset=UTF-8']) {
+          const res = await sys.request('POST', '/api/event', { raw: raw!, headers: { 'content-type': contentType, 'x-api-key': a.api_key } });
+          answers.push({ status: res.status, json: res.json });
+        }
+        expect(answers[1], raw).toEqual(answers[0]);
+        expect(answers[2], raw).toEqual(answers[0]);
+        expect(answers[0]!.status).toBe(400);
+        expect(answers[0]!.json.error).toBe('Validation failed');
+        expect(answers[0]!.json.details).toEqual([{ field, message: expect.stringContaining(`the member "${field}" is refused`) }]);
+      }
+      // A member merely named constructor (a string, or an object without prototype) is an unknown field: ignored.
+      for (const extra of ['"constructor":"x"', '"constructor":{"name":"y"}']) {
+        const raw = `{"site_id":"site-a","event_type":"pageview","path":"/","user_id":"u",${extra}}`;
+        for (const contentType of ['application/json', 'text/plain']) {
+          const res = await sys.request('POST', '/api/event', { raw, headers: { 'content-type': contentType, 'x-api-key': a.api_key } });
+          expect(res.status, `${contentType} ${extra}`).toBe(202);
+        }
+      }
+      // Invalid JSON is still called so, in both content types.
+      for (const contentType of ['application/json', 'text/plain']) {
+        const res = await sys.request('POST', '/api/event', { raw: '{"site_id":', headers: { 'content-type': contentType, 'x-api-key': a.api_key } });
+        expect(res.status).toBe(400);
+        expect(res.json).toMatchObject({ success: false, error: 'Invalid JSON' });
+      }
     });
 
     it('answers 413 for a body over BODY_LIMIT_BYTES', async () => {
@@ -220,6 +321,36 @@ describe.each(modes)('HTTP API (%s)', (mode) => {
       expect(noSite.json.details).toEqual([{ field: 'site_id', message: 'site_id is required' }]);
     });
 
+    // Issue 9, item 1: whatever the dates, an answer in bounded time, and the API keeps answering.
+    it('answers 400 at once for dates past the ends of the calendar, and keeps serving', async () => {
+      const queries = [
+        ['&from=9999-12-31&to=9999-12-31', 'from'],
+        ['&from=9999-12-30&to=9999-12-31', 'to'],
+        ['&date=9999-12-31', 'date'],
+        ['&from=9999-12-31&to=9999-12-31&granularity=hour', 'from'],
+        ['&from=0001-01-01&to=0001-01-02', 'from'],
+        ['&date=1969-12-31', 'date'],
+        ['&from=+10000-01-01&to=+10000-01-01', 'from'],
+      ];
+      for (const [query, field] of queries) {
+        const res = await fetch(`${sys.url}/api/stats?site_id=${a.site_id}${query}`, {
+          headers: { authorization: `Bearer ${a.read_key}` },
+          signal: AbortSignal.timeout(20_000), // today's code never answers
+        });
+        expect(res.status, query).toBe(400);
+        const json = (await res.json()) as { details: { field: string; message: string }[] };
+        expect(json.details[0].field, query).toBe(field);
+        expect(json.details[0].message, query).toMatch(/between 1970-01-01 and 9999-12-30|valid date/);
+      }
+      // The last supported days still answer, with every point of the series.
+      const last = await sys.stats(a, '&from=9999-12-29&to=9999-12-30&granularity=hour');
+      expect(last.status).toBe(200);
+      expect(last.json.data.series).toHaveLength(48);
+      expect((await sys.stats(a, '&date=9999-12-30')).status).toBe(200);
+      expect((await sys.stats(a, '&from=1970-01-01&to=1970-01-01')).status).toBe(200);
+      expect((await sys.request('GET', '/api/health')).status).toBe(200);
+    });
+
     it('needs a read credential: the ingestion key cannot read', async () => {
       let res = await sys.request('GET', `/api/stats?site_id=${a.site_id}`);
       expect(res.status).toBe(401);
@@ -289,6 +420,73 @@ describe.each(modes)('rate limit (%s)', (mode) => {
       expect([...s1, ...s2]).toEqual([202, 202, 202, 429]);
     } finally {
       await second.api.stop();
+    }
+  });
+});
+
+// Issue 9, item 3: behind a proxy that appends to X-Forwarded-For, the client cannot pick its own
+// limit by writing the left-most entry. The test client plays the proxy (it connects from 127.0.0.1).
+describe.each([
+  ['a hop count', '1'],
+  ['the proxy address', '127.0.0.1'],
+  ['a CIDR range of proxies', '127.0.0.0/8, ::1'],
+])('TRUST_PROXY as %s', (_what, value) => {
+  let sys: System;
+  let site: SiteKeys;
+  beforeAll(async () => {
+    sys = await System.start({ mode: 'embedded', env: { TRUST_PROXY: value, RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_SECONDS: '60' } });
+    site = await sys.createSite('Behind Proxy');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('keys the limit on the address the proxy saw, not on what the client wrote', async () => {
+    const send = (forwardedFor: string) =>
+      sys.request('POST', '/api/event', { body: event(site.site_id), headers: { 'x-api-key': site.api_key, 'x-forwarded-for': forwardedFor } }).then((r) => r.status);
+    // One client (203.0.113.9 as the proxy saw it) inventing a new left-most entry each time.
+    const spoofing = [];
+    for (let i = 0; i < 4; i++) spoofing.push(await send(`198.51.100.${i}, 203.0.113.9`));
+    expect(spoofing).toEqual([202, 202, 429, 429]);
+    // Another client behind the same proxy has a budget of its own.
+    expect(await send('203.0.113.10')).toBe(202);
+  });
+});
+
+describe('TRUST_PROXY=true', () => {
+  it('keeps its meaning (every entry trusted) and warns at start', async () => {
+    const sys = await System.start({ mode: 'embedded', env: { TRUST_PROXY: 'true', RATE_LIMIT_MAX: '1' } });
+    try {
+      await sys.api.waitForLine(/TRUST_PROXY=true trusts every X-Forwarded-For entry/);
+      const site = await sys.createSite('Trusting');
+      const send = (ip: string) =>
+        sys.request('POST', '/api/event', { body: event(site.site_id), headers: { 'x-api-key': site.api_key, 'x-forwarded-for': ip } }).then((r) => r.status);
+      // What the warning is about: the left-most entry is the client's own word.
+      expect([await send('198.51.100.1'), await send('198.51.100.2'), await send('198.51.100.2')]).toEqual([202, 202, 429]);
+    } finally {
+      await sys.stop();
+    }
+  });
+});
+
+// Issue 9, item 6: reads have a budget of their own, separate from ingestion.
+describe('read rate limit', () => {
+  it('limits GET /api/stats per client IP, apart from ingestion', async () => {
+    const sys = await System.start({ mode: 'embedded', env: { READ_RATE_LIMIT_MAX: '3', READ_RATE_LIMIT_WINDOW_SECONDS: '60', RATE_LIMIT_MAX: '2' } });
+    try {
+      const site = await sys.createSite('Read Limited');
+      const reads = [];
+      for (let i = 0; i < 4; i++) reads.push(await sys.stats(site, '&from=2024-01-01&to=2024-12-31'));
+      expect(reads.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(reads[3]!.json).toEqual({ success: false, error: 'Rate limit exceeded', message: expect.stringMatching(/^At most 3 requests per 60 s; retry in/) });
+      expect(Number(reads[3]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Ingestion still has its whole budget, and using it up leaves reads as they are.
+      expect([(await sys.sendEvent(site, event(site.site_id))).status, (await sys.sendEvent(site, event(site.site_id))).status]).toEqual([202, 202]);
+      expect((await sys.sendEvent(site, event(site.site_id))).status).toBe(429);
+      // Health checks are never limited.
+      for (let i = 0; i < 5; i++) expect((await sys.request('GET', '/api/health')).status).toBe(200);
+    } finally {
+      await sys.stop();
     }
   });
 });

@@ -248,7 +248,7 @@ describe('MongoDB store: commands sent to the server', () => {
         const sent = server.sent();
         expect(sent[0]!.name).toBe('hello');
         const indexes = sent.filter((c) => c.name === 'createIndexes');
-        expect(indexes.map((c) => c.command.createIndexes)).toEqual(['sites', 'events', 'ignored_events', 'visitors', 'rollups', 'members', 'visits']);
+        expect(indexes.map((c) => c.command.createIndexes)).toEqual(['sites', 'events', 'ignored_events', 'visitors', 'rollups', 'members', 'visits', 'rejected_events']);
         expect(indexes.every((c) => c.db === 'from_config')).toBe(true);
         expect(sent.map(target)).toContain('create daily_stats');
       } finally {
@@ -307,7 +307,16 @@ describe('MongoDB store: commands sent to the server', () => {
         ],
         $db: DB,
       },
+      // The events the worker sets aside, counted per site.
+      { createIndexes: 'rejected_events', indexes: [{ key: { site_id: 1, rejected_at: 1 }, name: 'site_id_1_rejected_at_1' }], $db: DB },
     ];
+    // The store's id, written by the first migration only ($setOnInsert).
+    const storeIdWrite = {
+      update: 'meta',
+      ordered: true,
+      updates: [{ q: { _id: 'store_id' }, u: { $setOnInsert: { value: expect.stringMatching(/^[0-9a-f-]{36}$/) } }, upsert: true }],
+      $db: DB,
+    };
     const V1 = ['daily_stats', 'hourly_stats', 'daily_paths', 'hourly_paths', 'daily_visitors', 'hourly_visitors'];
     const markerFind = { find: 'schema_migrations', filter: { _id: 2 }, projection: { _id: 1 }, limit: 1, singleBatch: true, $db: DB };
     const listV1 = { listCollections: 1, filter: { name: { $in: V1 } }, cursor: {}, nameOnly: false, authorizedCollections: false, $db: DB };
@@ -341,35 +350,37 @@ describe('MongoDB store: commands sent to the server', () => {
         'create daily_stats',
         'update schema_migrations',
         'delete schema_migrations',
+        'update meta',
       ]);
-      expect(sent.slice(0, 7).map(shape)).toEqual(INDEX_COMMANDS);
-      expect(shape(sent[7]!)).toEqual(markerFind);
-      const owner = lockOf(sent[8]!);
+      const n = INDEX_COMMANDS.length;
+      expect(sent.slice(0, n).map(shape)).toEqual(INDEX_COMMANDS);
+      expect(shape(sent[8]!)).toEqual(markerFind);
+      const owner = lockOf(sent[9]!);
       expect(owner).toMatch(/^[0-9a-f-]{36}$/);
-      const lock = shape(sent[8]!).updates[0];
+      const lock = shape(sent[9]!).updates[0];
       expect(lock).toEqual({
         q: { _id: 'lock', expires_at: { $lt: expect.any(Date) } },
         u: { $set: { owner, expires_at: expect.any(Date) } },
         upsert: true,
       });
       expect(lock.u.$set.expires_at.getTime() - lock.q.expires_at.$lt.getTime()).toBe(60_000);
-      expect(shape(sent[9]!)).toEqual(markerFind);
-      expect(shape(sent[10]!)).toEqual(listV1);
+      expect(shape(sent[10]!)).toEqual(markerFind);
+      expect(shape(sent[11]!)).toEqual(listV1);
       // The lock is renewed by its owner before each long step.
       const renew = { update: 'schema_migrations', ordered: true, updates: [{ q: { _id: 'lock', owner }, u: { $set: { expires_at: expect.any(Date) } } }], $db: DB };
-      expect(shape(sent[11]!)).toEqual(renew);
-      expect(shape(sent[12]!)).toEqual(completeEvents);
-      expect(shape(sent[13]!)).toEqual(renew);
-      expect(shape(sent[14]!)).toEqual(createView);
-      expect(shape(sent[15]!)).toEqual({
+      expect(shape(sent[12]!)).toEqual(renew);
+      expect(shape(sent[13]!)).toEqual(completeEvents);
+      expect(shape(sent[14]!)).toEqual(renew);
+      expect(shape(sent[15]!)).toEqual(createView);
+      expect(shape(sent[16]!)).toEqual({
         update: 'schema_migrations',
         ordered: true,
         updates: [{ q: { _id: 2 }, u: { $setOnInsert: { applied_at: expect.any(Date) } }, upsert: true }],
         $db: DB,
       });
-      expect(shape(sent[16]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
+      expect(shape(sent[17]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
       // Key order is part of an index: site_id first, then what reads fix, then the bucket range.
-      const keys = sent.slice(0, 7).flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
+      const keys = sent.slice(0, n).flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
       expect(keys).toEqual([
         'api_key_hash',
         'read_key_hash',
@@ -381,7 +392,9 @@ describe('MongoDB store: commands sent to the server', () => {
         'site_id,grain,dim,scope,bucket,visitor,value_hash',
         'site_id,visitor,start_ms',
         'site_id,last_ms',
+        'site_id,rejected_at',
       ]);
+      expect(shape(sent[n + 10]!)).toEqual(storeIdWrite);
       // No migration step runs inside a transaction.
       expect(sent.some((c) => c.command.startTransaction)).toBe(false);
     });
@@ -389,7 +402,18 @@ describe('MongoDB store: commands sent to the server', () => {
     it('does nothing but the indexes once version 2 is recorded', async () => {
       cursorOnce('find', 'schema_migrations', [{ _id: 2 }]);
       await store.migrate();
-      expect(server.sent().map(target)).toEqual([...INDEX_COMMANDS.map((c) => `createIndexes ${c.createIndexes}`), 'find schema_migrations']);
+      expect(server.sent().map(target)).toEqual([
+        ...INDEX_COMMANDS.map((c) => `createIndexes ${c.createIndexes}`),
+        'find schema_migrations',
+        'update meta',
+      ]);
+    });
+
+    it('storeId reads the id the migration wrote', async () => {
+      cursorOnce('find', 'meta', [{ _id: 'store_id', value: '6f1c2a5e-0000-4000-8000-000000000001' }]);
+      expect(await store.storeId()).toBe('6f1c2a5e-0000-4000-8000-000000000001');
+      expect(server.sent().map(shape)).toEqual([{ find: 'meta', filter: { _id: 'store_id' }, limit: 1, singleBatch: true, $db: DB }]);
+      await expect(store.storeId()).rejects.toThrow(/no id/);
     });
 
     it('copies version-1 documents with every count, drops them and puts the view in their place', async () => {
@@ -416,7 +440,7 @@ describe('MongoDB store: commands sent to the server', () => {
       await store.migrate();
       const sent = server.sent();
       const copy = (name: string, into: string) => [`find ${name}`, `update ${into}`, 'update schema_migrations'];
-      expect(sent.map(target).slice(7)).toEqual([
+      expect(sent.map(target).slice(INDEX_COMMANDS.length)).toEqual([
         'find schema_migrations',
         'update schema_migrations',
         'find schema_migrations',
@@ -434,6 +458,7 @@ describe('MongoDB store: commands sent to the server', () => {
         'create daily_stats',
         'update schema_migrations',
         'delete schema_migrations',
+        'update meta',
       ]);
       const owner = lockOf(sentTo('update schema_migrations')[0]!);
       for (const name of V1) expect(shape(sentTo(`find ${name}`)[0]!)).toEqual({ find: name, filter: {}, projection: { _id: 0 }, batchSize: 1000, $db: DB });
@@ -468,7 +493,7 @@ describe('MongoDB store: commands sent to the server', () => {
       for (const name of V1) expect(shape(sentTo(`drop ${name}`)[0]!)).toEqual({ drop: name, $db: DB });
       expect(shape(sentTo('create daily_stats')[0]!)).toEqual(createView);
       // The marker comes after the last step, the lock's release after the marker.
-      expect(sent.at(-2)!.command.updates[0].q).toEqual({ _id: 2 });
+      expect(sent.at(-3)!.command.updates[0].q).toEqual({ _id: 2 });
     });
 
     it('leaves a view already in place alone (a migration run again after a crash)', async () => {
@@ -481,7 +506,7 @@ describe('MongoDB store: commands sent to the server', () => {
           : undefined,
       );
       await store.migrate();
-      expect(server.sent().map(target).slice(11)).toEqual([
+      expect(server.sent().map(target).slice(INDEX_COMMANDS.length + 4)).toEqual([
         'find hourly_paths', // empty: nothing to copy
         'update schema_migrations',
         'update events',
@@ -489,6 +514,7 @@ describe('MongoDB store: commands sent to the server', () => {
         'drop hourly_paths',
         'update schema_migrations',
         'delete schema_migrations',
+        'update meta',
       ]);
     });
 
@@ -506,12 +532,13 @@ describe('MongoDB store: commands sent to the server', () => {
       cursorOnce('find', 'schema_migrations', []); // still migrating
       cursorOnce('find', 'schema_migrations', [{ _id: 2 }]); // done by the other process
       await waiting.migrate();
-      expect(server.sent().map(target).slice(7)).toEqual([
+      expect(server.sent().map(target).slice(INDEX_COMMANDS.length)).toEqual([
         'find schema_migrations',
         'update schema_migrations',
         'find schema_migrations',
         'update schema_migrations',
         'find schema_migrations',
+        'update meta',
       ]);
     });
 
@@ -1397,6 +1424,52 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB }, ...perSite('site-a'), ...perSite('site-b')]);
       // Rollups and members are kept.
       expect(server.sent().map(target).filter((t) => /rollups|members/.test(t))).toEqual([]);
+    });
+
+    it('countRejectedEvents counts all, or one site', async () => {
+      cursorOnce('aggregate', 'rejected_events', [{ _id: 1, n: 4 }]);
+      cursorOnce('aggregate', 'rejected_events', [{ _id: 1, n: 1 }]);
+      expect(await store.countRejectedEvents()).toBe(4);
+      expect(await store.countRejectedEvents(SITE)).toBe(1);
+      const count = (match: Document) => ({ aggregate: 'rejected_events', pipeline: [{ $match: match }, { $group: { _id: 1, n: { $sum: 1 } } }], cursor: {}, $db: DB });
+      expect(server.sent().map(shape)).toEqual([count({}), count({ site_id: SITE })]);
+    });
+
+    // Set-aside events: kept once each, values as escaped JSON text, never as keys.
+    it('rejectEvents upserts one document per event, keyed by a hash of its JSON ($setOnInsert only)', async () => {
+      server.replyOnce((c) => (c.command.update === 'rejected_events' ? updateReply(c.command.updates, (i) => i === 0) : undefined));
+      const bad = { id: 'e-bad', site_id: SITE, type: 'pageview', path: '/a.b\u0000$x', visitor: 'u:__proto__\ud800', ts: NOW, received_at: NOW };
+      const json = JSON.stringify(bad);
+      expect(json).toContain('\\u0000');
+      expect(json).toContain('\\ud800');
+      expect(await store.rejectEvents([{ event: bad, site_id: SITE, reason: 'refused: \u0000', rejected_at: NOW }])).toBe(1);
+      expect(await store.rejectEvents([])).toBe(0);
+      expect(server.sent().map(shape)).toEqual([
+        {
+          update: 'rejected_events',
+          ordered: false,
+          updates: [
+            {
+              q: { _id: sha256(json) },
+              u: { $setOnInsert: { site_id: SITE, event_id: 'e-bad', event: json, error: 'refused: \\u0000', rejected_at: AT } },
+              upsert: true,
+            },
+          ],
+          $db: DB,
+        },
+      ]);
+      // Field names are fixed: the event's values never become keys.
+      const keys = keysOf(server.sent()[0]!.command.updates);
+      for (const k of ['__proto__', '/a.b', '$x', 'e-bad']) expect(keys.has(k)).toBe(false);
+      expect(server.sent()[0]!.command).not.toHaveProperty('startTransaction');
+    });
+
+    it('isDataError: BSON and value errors are the data, network errors the store', () => {
+      expect(store.isDataError(Object.assign(new Error('x'), { name: 'BSONError' }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('BadValue'), { code: 2 }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('too large'), { code: 10334 }))).toBe(true);
+      expect(store.isDataError(Object.assign(new Error('no primary'), { name: 'MongoServerSelectionError' }))).toBe(false);
+      expect(store.isDataError(Object.assign(new Error('conflict'), { code: 112 }))).toBe(false);
     });
 
     it('createPlaceholders upserts zero daily totals only where missing ($setOnInsert only)', async () => {

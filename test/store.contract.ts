@@ -602,6 +602,42 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });
+
+    // Issue 9, item 4: the store's own id, given by its first migration and kept.
+    it('has an id of its own that later migrations keep', async () => {
+      const id = await store.storeId();
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      await store.migrate();
+      expect(await store.storeId()).toBe(id);
+      const other = await open();
+      try {
+        expect(await other.store.storeId()).not.toBe(id);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
+    // Issue 9, item 2: events set aside by the worker are kept, once, and counted.
+    it('keeps rejected events once each, with their exact values, and counts them per site', async () => {
+      const bad = { id: newEventId(), site_id: site.site_id, event_type: 'pageview', path: '/nul\u0000here', user_id: 'lone\ud800', ts: NOW, received_at: NOW };
+      const rows = [
+        { event: bad, site_id: site.site_id, reason: 'path must not contain a NUL character', rejected_at: NOW },
+        { event: { id: 42, junk: true }, site_id: 'other\u0000site', reason: 'invalid event: id: expected a UUID', rejected_at: NOW },
+      ];
+      expect(await store.rejectEvents(rows)).toBe(2);
+      expect(await store.rejectEvents(rows)).toBe(0); // a retried job rejects the same events again
+      expect(await store.countRejectedEvents()).toBe(2);
+      expect(await store.countRejectedEvents(site.site_id)).toBe(1);
+      expect(await store.countRejectedEvents('other\\u0000site')).toBe(1);
+      expect(await store.rejectEvents([])).toBe(0);
+      // Rejections are not events: nothing was counted.
+      expect(await store.countEvents(site.site_id)).toBe(0);
+    });
+
+    it('tells errors about the data from failures of the store itself', async () => {
+      expect(store.isDataError(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toBe(false);
+      expect(store.isDataError(Object.assign(new Error('relation "x" does not exist'), { code: '42P01' }))).toBe(false);
+    });
   });
 }
 

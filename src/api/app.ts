@@ -9,12 +9,23 @@ import type { ApiContext } from './context.js';
 import { ApiError, errorHandler } from './errors.js';
 import { dashboardRoutes } from './dashboard.js';
 import { authRoutes } from './routes/auth.js';
+import { registerJsonParsers } from './json-body.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { trackerRoutes } from './routes/tracker.js';
 import { sessionHook } from './session.js';
+
+/**
+ * TRUST_PROXY for Fastify. A hop count becomes a function (trust the first n hops from the socket),
+ * because Fastify itself treats a bare number as "trust nothing": a hop count cannot tell a proxy
+ * from a client that connects directly, so use it only where the proxies are the only way in.
+ */
+function trustProxyOption(tp: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof tp === 'number') return (_address, hop) => hop < tp;
+  return tp;
+}
 
 export async function buildApp(
   ctx: ApiContext,
@@ -24,7 +35,7 @@ export async function buildApp(
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.ingest.trustProxy,
+    trustProxy: trustProxyOption(config.ingest.trustProxy),
     bodyLimit: config.ingest.bodyLimitBytes,
     return503OnClosing: true,
   });
@@ -34,8 +45,9 @@ export async function buildApp(
     reply.code(404).send({ success: false, error: 'Not found', message: `No route for ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  // navigator.sendBeacon posts text/plain (no CORS preflight): accept JSON sent that way too.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+  // navigator.sendBeacon posts text/plain (no CORS preflight): JSON sent that way is parsed by the
+  // same parser, with the same rule, as application/json.
+  registerJsonParsers(app);
 
   await app.register(cors, {
     origin: config.ingest.corsOrigin === '*' ? '*' : config.ingest.corsOrigin.split(',').map((o) => o.trim()),
@@ -44,32 +56,43 @@ export async function buildApp(
     maxAge: 86400,
   });
 
-  const { max, windowSeconds } = config.ingest.rateLimit;
-  let limit: object | undefined;
-  if (max > 0) {
+  // Writes (events, site creation) and reads (stats) have budgets of their own: a client looping
+  // expensive reads cannot use up ingestion's, and the other way round. Each route counts its own.
+  const write = config.ingest.rateLimit;
+  const read = config.readRateLimit;
+  if (write.max > 0 || read.max > 0) {
     await app.register(rateLimit, {
       global: false,
       // Shared by every API server when Redis is configured; per process otherwise.
       redis: opts.redis,
       nameSpace: `${config.queue.prefix}:${config.queue.name}:ratelimit:`,
       skipOnError: true,
+      // req.ip follows TRUST_PROXY: the client address as the trusted proxies reported it.
       keyGenerator: (req) => req.ip,
-      errorResponseBuilder: (_req, c) =>
-        new ApiError(429, 'Rate limit exceeded', `At most ${c.max} requests per ${windowSeconds} s; retry in ${c.after}`, undefined, {
-          'retry-after': String(Math.max(1, Math.ceil(c.ttl / 1000))),
-        }),
     });
-    limit = { max, timeWindow: windowSeconds * 1000 };
   }
+  const limit = ({ max, windowSeconds }: { max: number; windowSeconds: number }) =>
+    max > 0
+      ? {
+          max,
+          timeWindow: windowSeconds * 1000,
+          errorResponseBuilder: (_req: unknown, c: { max: number; ttl: number; after: string }) =>
+            new ApiError(429, 'Rate limit exceeded', `At most ${c.max} requests per ${windowSeconds} s; retry in ${c.after}`, undefined, {
+              'retry-after': String(Math.max(1, Math.ceil(c.ttl / 1000))),
+            }),
+        }
+      : undefined;
+  const writeLimit = limit(write);
+  const readLimit = limit(read);
 
   // Dashboard sessions: read endpoints accept the cookie next to the Bearer header.
   app.decorateRequest('dashboardSession', undefined);
   app.addHook('onRequest', sessionHook(config, ctx.sites, ctx.now));
 
-  eventRoutes(app, ctx, limit);
-  authRoutes(app, ctx, limit);
-  statsRoutes(app, ctx);
-  siteRoutes(app, ctx, limit);
+  eventRoutes(app, ctx, writeLimit);
+  authRoutes(app, ctx, writeLimit);
+  statsRoutes(app, ctx, readLimit);
+  siteRoutes(app, ctx, writeLimit);
   healthRoutes(app, ctx);
   trackerRoutes(app, ctx);
   if (opts.dashboardDir) await dashboardRoutes(app, opts.dashboardDir, opts.logger);

@@ -4,22 +4,19 @@
 // client sets is checked here, so no request can make the server loop or allocate without limit.
 import { z } from 'zod';
 import type { Site } from '../core/site.js';
-import { daysBetween, isValidDay } from '../core/time.js';
+import { MAX_DAY, MIN_DAY, daysBetween, isSupportedDay, isValidDay } from '../core/time.js';
 import { last24hPeriod, rangePeriod, type Granularity } from '../reports/stats.js';
 import type { Period } from '../store/port.js';
 import { validationFailed } from './errors.js';
 
 export const MAX_RANGE_DAYS = 366;
 export const MAX_HOURLY_DAYS = 7;
-/** Dates the statistics answer for: far wider than any data, narrow enough for calendar arithmetic. */
-export const MIN_DAY = '2000-01-01';
-export const MAX_DAY = '2199-12-31';
-
 const day = (name: string) =>
   z
     .string({ error: `${name} must be a date in YYYY-MM-DD format` })
-    .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format` })
-    .refine((d) => d >= MIN_DAY && d <= MAX_DAY, { error: `${name} must be between ${MIN_DAY} and ${MAX_DAY}` })
+    .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format`, abort: true })
+    // Date arithmetic is only defined on four-digit years; past them a request could loop forever.
+    .refine(isSupportedDay, { error: `${name} must be between ${MIN_DAY} and ${MAX_DAY}` })
     .optional();
 
 export const periodQuery = {
@@ -59,7 +56,6 @@ export function resolvePeriod(q: PeriodParams, site: Site, now: number): Resolve
     }
     return { kind: 'range', from: q.from, to: q.to, granularity, period: rangePeriod(site, q.from, q.to, granularity) };
   }
-  if (q.granularity !== undefined) throw validationFailed([{ field: 'granularity', message: 'granularity applies to from and to' }]);
   if (q.date !== undefined) {
     if (q.before !== undefined) throw validationFailed([{ field: 'before', message: 'before applies to the last 24 hours only' }]);
     return { kind: 'day', date: q.date, period: rangePeriod(site, q.date, q.date, 'day') };

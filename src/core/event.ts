@@ -1,27 +1,55 @@
 // The event as it travels through the queue, in every payload version the worker still accepts.
 // The API writes version 2; jobs queued by the previous version (no `v` field) still apply after
-// an upgrade (`upgradePayload`).
+// an upgrade (`parseQueuedEvent`).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { uuidv7 } from './id.js';
+import { storableText } from './text.js';
 import { givenVisitor } from './visitor.js';
 
 export const MAX_PATH_LENGTH = 2048;
 
+/**
+ * A string field with the spec's error messages ("site_id is required"), holding only text every
+ * store keeps exactly (src/core/text.ts). The worker checks queued events with it too: a job may
+ * come from anywhere that can write to the queue.
+ */
+function field(name: string, max: number, min = 1) {
+  return z
+    .string({
+      error: (issue) => (issue.input === undefined ? `${name} is required` : `${name} must be a string`),
+    })
+    .min(min, { error: `${name} must not be empty` })
+    .max(max, { error: `${name} must be at most ${max} characters` })
+    .superRefine(storableText(name));
+}
+
+/**
+ * An example timestamp that is valid now (an hour ago, to the second): the examples a message
+ * gives must pass the retention window it will be checked against.
+ */
+export function exampleTimestamp(now = Date.now()): string {
+  return new Date(Math.floor((now - 3_600_000) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The last event time the calendar arithmetic accepts (see MAX_DAY in time.ts). */
+const MAX_EVENT_TS = Date.UTC(9999, 0, 1);
+const epochMs = () => z.number().int().nonnegative().max(MAX_EVENT_TS);
+
 /** Version 1 (before enrichment): every event had a path and a user id. */
 const queuedEventV1Schema = z.object({
   id: z.uuid(),
-  site_id: z.string().min(1).max(64),
-  event_type: z.string().min(1).max(64),
-  path: z.string().min(1).max(MAX_PATH_LENGTH),
-  user_id: z.string().min(1).max(256),
-  ts: z.number().int().nonnegative(),
-  received_at: z.number().int().nonnegative(),
+  site_id: field('site_id', 64),
+  event_type: field('event_type', 64),
+  path: field('path', MAX_PATH_LENGTH),
+  user_id: field('user_id', 256),
+  ts: epochMs(),
+  received_at: epochMs(),
 });
 export type QueuedEventV1 = z.infer<typeof queuedEventV1Schema>;
 
-const optionalText = (max: number) => z.string().max(max).optional();
-const propValue = z.union([z.string().max(256), z.number(), z.boolean()]);
+const optionalText = (name: string, max: number) => field(name, max, 0).optional();
+const propValue = z.union([field('property value', 256, 0), z.number(), z.boolean()]);
 
 /** Why the API accepted an event without counting it. */
 export const IGNORE_REASONS = ['bot'] as const;
@@ -34,61 +62,53 @@ export type IgnoreReason = (typeof IGNORE_REASONS)[number];
  */
 export const queuedEventSchema = z.object({
   id: z.uuid(),
-  site_id: z.string().min(1).max(64),
-  type: z.string().min(1).max(64),
-  path: z.string().min(1).max(MAX_PATH_LENGTH),
+  site_id: field('site_id', 64),
+  type: field('type', 64),
+  path: field('path', MAX_PATH_LENGTH),
   /** Encoded visitor identity (core/visitor.ts); absent for ignored events. */
-  visitor: z.string().min(3).max(300).optional(),
+  visitor: field('visitor', 300).optional(),
   /** The page's host, to tell a site's own referrers from others. */
-  host: optionalText(253),
-  referrer: optionalText(4096),
-  utm_source: optionalText(256),
-  utm_medium: optionalText(256),
-  utm_campaign: optionalText(256),
-  utm_term: optionalText(256),
-  utm_content: optionalText(256),
+  host: optionalText('host', 253),
+  referrer: optionalText('referrer', 4096),
+  utm_source: optionalText('utm_source', 256),
+  utm_medium: optionalText('utm_medium', 256),
+  utm_campaign: optionalText('utm_campaign', 256),
+  utm_term: optionalText('utm_term', 256),
+  utm_content: optionalText('utm_content', 256),
   screen_width: z.number().int().nonnegative().optional(),
-  language: optionalText(16),
+  language: optionalText('language', 16),
   country: z.string().length(2).optional(),
-  ua: optionalText(1024),
-  props: z.record(z.string().max(64), propValue).optional(),
-  ts: z.number().int().nonnegative(),
-  received_at: z.number().int().nonnegative(),
+  ua: optionalText('ua', 1024),
+  props: z.record(field('property name', 64), propValue).optional(),
+  ts: epochMs(),
+  received_at: epochMs(),
   ignored: z.enum(IGNORE_REASONS).optional(),
 });
 export type QueuedEvent = z.infer<typeof queuedEventSchema>;
 
 export const PAYLOAD_VERSION = 2;
 
-const payloadV2 = z.object({ v: z.literal(2), events: z.array(queuedEventSchema).min(1) });
-const payloadV1 = z.object({ v: z.undefined().optional(), events: z.array(queuedEventV1Schema).min(1) });
+/**
+ * The envelope of a job alone: its version and a list of events, each checked on its own (by
+ * `parseQueuedEvent`), so that one invalid event is set aside instead of failing the job.
+ */
+export const jobEnvelopeSchema = z.object({ v: z.literal(2).optional(), events: z.array(z.unknown()).min(1) });
+export type JobEnvelope = z.infer<typeof jobEnvelopeSchema>;
 
-/** Every payload version the worker accepts: v2 (`{v: 2, events}`) and v1 (`{events}`). */
-export const jobPayloadSchema = z.union([payloadV2, payloadV1]);
-export type JobPayload = z.infer<typeof jobPayloadSchema>;
-
-/** Parses a job's payload by its version, so an error names the field at fault (`events.0.id`). */
-export function parseJobPayload(data: unknown): ReturnType<typeof jobPayloadSchema.safeParse> {
-  const v = data !== null && typeof data === 'object' ? (data as { v?: unknown }).v : undefined;
-  return v === 2 ? payloadV2.safeParse(data) : v === undefined ? payloadV1.safeParse(data) : jobPayloadSchema.safeParse(data);
+/**
+ * One event of a job, by its payload's version: version 2 as is, version 1 read as version 2 (its
+ * user id is a given visitor, its event type keeps its case). Errors name the field at fault.
+ */
+export function parseQueuedEvent(version: 2 | undefined, raw: unknown): z.ZodSafeParseResult<QueuedEvent> {
+  if (version === 2) return queuedEventSchema.safeParse(raw);
+  const v1 = queuedEventV1Schema.safeParse(raw);
+  if (!v1.success) return v1 as unknown as z.ZodSafeParseResult<QueuedEvent>;
+  const e = v1.data;
+  return { success: true, data: { id: e.id, site_id: e.site_id, type: e.event_type, path: e.path, visitor: givenVisitor(e.user_id), ts: e.ts, received_at: e.received_at } };
 }
 
 /** The payload the API writes. */
 export const jobPayload = (events: QueuedEvent[]) => ({ v: PAYLOAD_VERSION, events });
-
-/** Version-1 events as version 2: the user id is a given visitor, the event type keeps its case. */
-export function upgradePayload(payload: JobPayload): QueuedEvent[] {
-  if (payload.v === 2) return payload.events;
-  return payload.events.map((e) => ({
-    id: e.id,
-    site_id: e.site_id,
-    type: e.event_type,
-    path: e.path,
-    visitor: givenVisitor(e.user_id),
-    ts: e.ts,
-    received_at: e.received_at,
-  }));
-}
 
 /** Event types counted as page views (total_views, top_paths). Other types are custom events. */
 export function isPageview(eventType: string): boolean {

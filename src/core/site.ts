@@ -1,7 +1,9 @@
 // Sites and their keys. A key is shown once, at creation; only its SHA-256 is stored.
 import { createHash, randomBytes } from 'node:crypto';
+import anyAscii from 'any-ascii';
 import { z } from 'zod';
-import { isValidTimeZone } from './time.js';
+import { storableText } from './text.js';
+import { canonicalTimeZone } from './time.js';
 
 export interface Site {
   site_id: string;
@@ -14,31 +16,63 @@ export interface Site {
   share_token_hash?: string;
 }
 
+/** A site id: what URLs and queries carry. Lower-case letters, digits and inner hyphens, 1–64. */
+export const SITE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+export const SITE_ID_RULE = 'site_id must be 1–64 characters of a-z, 0-9 and "-", not starting or ending with "-"';
+
 export const siteInputSchema = z.object(
   {
     name: z
       .string({ error: (i) => (i.input === undefined ? 'name is required' : 'name must be a string') })
       .trim()
       .min(1, { error: 'name must not be empty' })
-      .max(200, { error: 'name must be at most 200 characters' }),
+      .max(200, { error: 'name must be at most 200 characters' })
+      .superRefine(storableText('name')),
+    // Stored in its canonical spelling ("europe/paris" -> "Europe/Paris"): one name per zone.
     timezone: z
       .string({ error: 'timezone must be a string' })
-      .refine(isValidTimeZone, { error: 'timezone must be an IANA timezone name, e.g. Europe/Paris' })
+      .superRefine(storableText('timezone'))
+      .transform((tz, ctx) => {
+        const canonical = canonicalTimeZone(tz);
+        if (canonical === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'timezone must be an IANA timezone name, e.g. Europe/Paris' });
+          return z.NEVER;
+        }
+        return canonical;
+      })
       .default('UTC'),
+    // Optional: without it the id is derived from the name (and made unique).
+    site_id: z
+      .string({ error: 'site_id must be a string' })
+      .regex(SITE_ID_PATTERN, { error: SITE_ID_RULE })
+      .optional(),
   },
   { error: 'Request body must be a JSON object' },
 );
 
-/** "My Website!" -> "my-website". Empty when the name has no letters or digits. */
+/** The id a name gives when nothing in it can be written in ASCII (e.g. only symbols). */
+export const FALLBACK_SITE_ID = 'site';
+
+/**
+ * "My Website!" -> "my-website", "Ωmega Café" -> "omega-cafe", "日本語" -> "ribenyu",
+ * "Русский" -> "russkiy": any script, transliterated to ASCII (any-ascii), lower case, other
+ * characters as single hyphens, at most 64 characters. A name with nothing left gives "site".
+ */
 export function slugify(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
+  const slug = anyAscii(name.normalize('NFC'))
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 64)
     .replace(/-+$/, '');
+  return slug || FALLBACK_SITE_ID;
+}
+
+/** The n-th candidate id for a derived slug: "shop", "shop-2", "shop-3", … always ≤ 64 characters. */
+export function candidateSiteId(slug: string, n: number): string {
+  if (n <= 1) return slug;
+  const suffix = `-${n}`;
+  return `${slug.slice(0, 64 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 /**

@@ -4,34 +4,61 @@
 const HOUR = 3_600_000;
 const SLOT = 15 * 60_000; // every IANA offset change of the last century falls on a quarter hour
 
+// Both caches are bounded: their keys come from sites' timezones, and a timezone is client input.
 const formatters = new Map<string, Intl.DateTimeFormat>();
+const MAX_FORMATTERS = 1000;
 const offsetCache = new Map<string, number>();
+
+function newFormatter(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+}
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    f = newFormatter(timeZone);
+    if (formatters.size >= MAX_FORMATTERS) formatters.clear();
     formatters.set(timeZone, f);
   }
   return f;
 }
 
-export function isValidTimeZone(timeZone: string): boolean {
+/** Timezone formatters held in memory (for tests: it must stay bounded whatever clients send). */
+export function formatterCacheSize(): number {
+  return formatters.size;
+}
+
+/** IANA names in their own spelling, by lower case: a bounded, fixed set. */
+let ianaByLowerCase: Map<string, string> | undefined;
+
+/**
+ * The canonical spelling of a timezone name (`europe/PARIS` -> `Europe/Paris`), or undefined when
+ * it is not one. Nothing is cached per input: site creation calls this with client input.
+ */
+export function canonicalTimeZone(input: string): string | undefined {
+  if (input.length === 0 || input.length > 64) return undefined;
+  ianaByLowerCase ??= new Map([...Intl.supportedValuesOf('timeZone'), 'UTC'].map((tz) => [tz.toLowerCase(), tz]));
+  const known = ianaByLowerCase.get(input.toLowerCase());
+  if (known) return known;
   try {
-    formatter(timeZone);
-    return true;
+    // Aliases outside the list (Etc/UTC, US/Eastern): the name Intl resolves them to.
+    return newFormatter(input).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  return canonicalTimeZone(timeZone) !== undefined;
 }
 
 function computeOffset(ts: number, timeZone: string): number {
@@ -106,7 +133,9 @@ const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function isValidDay(day: string): boolean {
   const m = DAY_RE.exec(day);
   if (!m) return false;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  const d = new Date(0);
+  d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   return d.toISOString().slice(0, 10) === day;
 }
 
@@ -121,9 +150,26 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;
 }
 
-export function eachDay(from: string, to: string): string[] {
+/**
+ * The first and last day any date arithmetic here accepts. Past 9999-12-31 a date no longer has
+ * four digits (`+010000-01-01`), and string comparison of days stops meaning anything; the last
+ * day is one before that, so `addDays(day, 1)` of an accepted day still has four digits.
+ */
+export const MIN_DAY = '1970-01-01';
+export const MAX_DAY = '9999-12-30';
+
+/** True for a day within [MIN_DAY, MAX_DAY] (callers check isValidDay first). */
+export function isSupportedDay(day: string): boolean {
+  return day >= MIN_DAY && day <= MAX_DAY;
+}
+
+/** Every day from `from` to `to`, both included. Counted, not compared: it always ends. */
+export function eachDay(from: string, to: string, max = 10_000): string[] {
+  const n = daysBetween(from, to);
+  if (!Number.isFinite(n) || n > max) throw new RangeError(`eachDay: ${from}..${to} is more than ${max} days`);
+  const first = Date.parse(`${from}T00:00:00Z`) / 86_400_000;
   const days: string[] = [];
-  for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+  for (let i = 0; i < n; i++) days.push(dayName(first + i));
   return days;
 }
 
@@ -134,8 +180,9 @@ export function dayStart(day: string, timeZone: string): number {
   let guess = midnightAsUtc - tzOffset(midnightAsUtc, timeZone);
   guess = midnightAsUtc - tzOffset(guess, timeZone);
   // Zones that skip midnight (DST at 00:00) start the day at the first local hour that exists.
-  while (localDay(guess, timeZone) < day) guess += HOUR;
-  while (localDay(guess - HOUR, timeZone) === day) guess -= HOUR;
+  // Each loop moves at most a day (offsets stay within ±26 h): bounded, whatever the input.
+  for (let i = 0; i < 30 && localDay(guess, timeZone) < day; i++) guess += HOUR;
+  for (let i = 0; i < 30 && localDay(guess - HOUR, timeZone) === day; i++) guess -= HOUR;
   return hourStart(guess, timeZone);
 }
 
@@ -143,8 +190,14 @@ export function dayStart(day: string, timeZone: string): number {
 export function hoursOfDay(day: string, timeZone: string): number[] {
   const end = dayStart(addDays(day, 1), timeZone);
   const hours: number[] = [];
-  for (let h = dayStart(day, timeZone); h < end; h = hourStart(h + HOUR, timeZone)) hours.push(h);
+  for (let h = dayStart(day, timeZone); h < end && hours.length < 30; h = nextHour(h, timeZone)) hours.push(h);
   return hours;
+}
+
+/** The start of the local hour after the one starting at `h`; always later than `h`. */
+export function nextHour(h: number, timeZone: string): number {
+  const next = hourStart(h + HOUR, timeZone);
+  return next > h ? next : h + HOUR;
 }
 
 export { HOUR };

@@ -2,7 +2,7 @@
 // valid unchanged; the fields a browser sends are optional additions. Every string must be one every
 // store can keep (core/text.ts). Unknown fields are ignored.
 import { z } from 'zod';
-import { MAX_PATH_LENGTH } from '../core/event.js';
+import { MAX_PATH_LENGTH, exampleTimestamp } from '../core/event.js';
 import { storableText, unstorableReason } from '../core/text.js';
 
 export const MAX_PROPS = 30;
@@ -65,7 +65,7 @@ export const eventInputSchema = z
       user_id: field('user_id', 256).optional(),
       timestamp: z
         .string({ error: 'timestamp must be an ISO 8601 string' })
-        .pipe(z.iso.datetime({ offset: true, error: 'timestamp must be an ISO 8601 date-time with a timezone, e.g. 2026-12-01T10:30:00Z' }))
+        .pipe(z.iso.datetime({ offset: true, error: () => `timestamp must be an ISO 8601 date-time with a timezone, e.g. ${exampleTimestamp()}` }))
         .optional(),
       referrer: optionalString('referrer', MAX_URL_LENGTH),
       screen_width: z

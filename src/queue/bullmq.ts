@@ -7,6 +7,7 @@ import { jobPayload, type QueuedEvent } from '../core/event.js';
 import { createFailFastRedis, createRedis, type RedisConfig } from './redis.js';
 import {
   QueueUnavailableError,
+  backoffDelay,
   type ClaimedJob,
   type EventConsumer,
   type EventQueue,
@@ -29,7 +30,8 @@ export function jobOptions(q: Config['queue']): JobsOptions {
 export class BullmqEventQueue implements EventQueue {
   readonly kind = 'bullmq' as const;
   readonly queue: Queue;
-  private redis: Redis;
+  /** The producer's connection (fail-fast: while it is down, enqueue answers at once). */
+  readonly redis: Redis;
 
   constructor(redisConfig: RedisConfig, private q: Config['queue']) {
     this.redis = createFailFastRedis(redisConfig, `${q.name}:producer`);
@@ -164,7 +166,7 @@ export class BullmqEventConsumer implements EventConsumer {
     const jobs = [...group.map((p) => p.job), ...extra];
     let results: (Error | null)[];
     try {
-      results = await this.handler!(jobs.map((j) => ({ id: String(j.id), data: j.data, attemptsMade: j.attemptsMade })));
+      results = await this.handler!(jobs.map(claimed));
     } catch (err) {
       results = jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
     }
@@ -235,6 +237,21 @@ export class BullmqEventConsumer implements EventConsumer {
     await this.queue.close().catch(() => {});
     this.connection.disconnect();
   }
+}
+
+/** What the handler sees of a BullMQ job, with the retry budget from the job's own options. */
+export function claimed(job: Job): ClaimedJob {
+  const backoff = job.opts.backoff;
+  const base = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 0);
+  const exponential = typeof backoff === 'object' && backoff?.type === 'exponential';
+  const attemptsMade = job.attemptsMade;
+  return {
+    id: String(job.id),
+    data: job.data,
+    attemptsMade,
+    maxAttempts: job.opts.attempts ?? 1,
+    retryDelayMs: exponential ? backoffDelay(base, attemptsMade + 1) : base,
+  };
 }
 
 function eventCount(data: unknown): number {

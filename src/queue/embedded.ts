@@ -38,8 +38,25 @@ function openQueueDb(file: string): Database.Database {
     );
     CREATE INDEX IF NOT EXISTS queue_jobs_ready ON queue_jobs (state, run_at_ms, job_id);
     CREATE INDEX IF NOT EXISTS queue_jobs_finished ON queue_jobs (state, finished_at_ms);
+    CREATE TABLE IF NOT EXISTS queue_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `);
+  // Each job carries its own retry budget (JOB_ATTEMPTS / JOB_BACKOFF_MS of the process that queued
+  // it), as BullMQ jobs do. Files from before hold jobs without it: NULL = the consumer's settings.
+  const columns = new Set((db.prepare(`PRAGMA table_info(queue_jobs)`).all() as { name: string }[]).map((c) => c.name));
+  try {
+    if (!columns.has('max_attempts')) db.exec(`ALTER TABLE queue_jobs ADD COLUMN max_attempts INTEGER`);
+    if (!columns.has('backoff_ms')) db.exec(`ALTER TABLE queue_jobs ADD COLUMN backoff_ms INTEGER`);
+  } catch (err) {
+    // Another process added it first.
+    if (!/duplicate column/i.test((err as Error).message)) throw err;
+  }
   return db;
+}
+
+/** The retry budget a producer gives its jobs. */
+export interface JobRetry {
+  attempts: number;
+  backoffMs: number;
 }
 
 /** Same-process producers wake the consumer at once; other processes are seen by polling. */
@@ -51,13 +68,16 @@ export class EmbeddedEventQueue implements EventQueue {
   private insert: Database.Statement;
   private channel: BroadcastChannel;
 
-  /** `busyTimeoutMs` bounds how long a request may wait for the worker's write lock. */
-  constructor(file: string, busyTimeoutMs?: number) {
+  /**
+   * `busyTimeoutMs` bounds how long a request may wait for the worker's write lock; `retry` is the
+   * budget written into each job (without it, the consumer's settings apply).
+   */
+  constructor(file: string, busyTimeoutMs?: number, private retry?: JobRetry) {
     this.db = openQueueDb(file);
     if (busyTimeoutMs !== undefined) this.db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
     this.insert = this.db.prepare(
-      `INSERT INTO queue_jobs (batch_id, payload, event_count, state, run_at_ms, created_at_ms)
-       VALUES (?, ?, ?, 'waiting', ?, ?)`,
+      `INSERT INTO queue_jobs (batch_id, payload, event_count, state, run_at_ms, created_at_ms, max_attempts, backoff_ms)
+       VALUES (?, ?, ?, 'waiting', ?, ?, ?, ?)`,
     );
     this.channel = new BroadcastChannel(channelName(file));
     this.channel.unref();
@@ -66,7 +86,7 @@ export class EmbeddedEventQueue implements EventQueue {
   async enqueue(events: QueuedEvent[]): Promise<void> {
     const now = Date.now();
     try {
-      this.insert.run(uuidv7(), JSON.stringify(jobPayload(events)), events.length, now, now);
+      this.insert.run(uuidv7(), JSON.stringify(jobPayload(events)), events.length, now, now, this.retry?.attempts ?? null, this.retry?.backoffMs ?? null);
     } catch (err) {
       throw new QueueUnavailableError(err);
     }
@@ -88,6 +108,8 @@ interface JobRow {
   payload: string;
   event_count: number;
   attempts_made: number;
+  max_attempts: number | null;
+  backoff_ms: number | null;
 }
 
 export interface EmbeddedConsumerOptions {
@@ -133,7 +155,13 @@ export class EmbeddedEventConsumer implements EventConsumer {
           await this.idle();
           continue;
         }
-        const jobs: ClaimedJob[] = rows.map((r) => ({ id: String(r.job_id), data: safeParse(r.payload), attemptsMade: r.attempts_made }));
+        const jobs: ClaimedJob[] = rows.map((r) => ({
+          id: String(r.job_id),
+          data: safeParse(r.payload),
+          attemptsMade: r.attempts_made,
+          maxAttempts: this.attemptsOf(r),
+          retryDelayMs: backoffDelay(this.backoffOf(r), r.attempts_made + 1),
+        }));
         let results: (Error | null)[];
         try {
           results = await handler(jobs);
@@ -180,7 +208,7 @@ export class EmbeddedEventConsumer implements EventConsumer {
         .run(now, now);
       const candidates = this.db
         .prepare(
-          `SELECT job_id, payload, event_count, attempts_made FROM queue_jobs
+          `SELECT job_id, payload, event_count, attempts_made, max_attempts, backoff_ms FROM queue_jobs
            WHERE state = 'waiting' AND run_at_ms <= ? ORDER BY run_at_ms, job_id LIMIT 1000`,
         )
         .all(now) as JobRow[];
@@ -218,10 +246,19 @@ export class EmbeddedEventConsumer implements EventConsumer {
         const err = results[i];
         this.held.delete(r.job_id);
         if (!err) complete.run(now, r.job_id);
-        else if (r.attempts_made + 1 >= this.q.attempts) fail.run(r.attempts_made + 1, now, err.message, r.job_id);
-        else retry.run(r.attempts_made + 1, now + backoffDelay(this.q.backoffMs, r.attempts_made + 1), err.message, r.job_id);
+        else if (r.attempts_made + 1 >= this.attemptsOf(r)) fail.run(r.attempts_made + 1, now, err.message, r.job_id);
+        else retry.run(r.attempts_made + 1, now + backoffDelay(this.backoffOf(r), r.attempts_made + 1), err.message, r.job_id);
       });
     }).immediate();
+  }
+
+  /** The job's own budget; jobs queued before it was stored use this consumer's settings. */
+  private attemptsOf(r: JobRow): number {
+    return r.max_attempts ?? this.q.attempts;
+  }
+
+  private backoffOf(r: JobRow): number {
+    return r.backoff_ms ?? this.q.backoffMs;
   }
 
   private renewLeases(): void {

@@ -24,8 +24,12 @@ export function createEventQueue(config: Config): EventQueue {
     case 'sqs':
       return new SqsEventQueue(config.sqs!);
     case 'embedded':
-      // The request waits at most ENQUEUE_TIMEOUT_MS for the worker's write lock.
-      return new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs);
+      // The request waits at most ENQUEUE_TIMEOUT_MS for the worker's write lock; each job keeps
+      // the retry options it was queued with, as BullMQ jobs do.
+      return new EmbeddedEventQueue(embeddedQueueFile(config), config.ingest.enqueueTimeoutMs, {
+        attempts: config.queue.attempts,
+        backoffMs: config.queue.backoffMs,
+      });
   }
 }
 

@@ -17,6 +17,13 @@ export interface ClaimedJob {
   data: unknown;
   /** Attempts that already failed. */
   attemptsMade: number;
+  /**
+   * The job's own retry budget, as set when it was queued (BullMQ: job.opts.attempts; embedded: the
+   * job row). JOB_ATTEMPTS / JOB_BACKOFF_MS are read by the process that queues the job.
+   */
+  maxAttempts: number;
+  /** The wait before the next attempt if this one fails (and attempts are left). */
+  retryDelayMs: number;
 }
 
 /** Applies a group of jobs together; returns, for each job, null when it succeeded or its error. */

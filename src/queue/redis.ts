@@ -1,6 +1,9 @@
 // ioredis connections built from the configuration.
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
+import { redactUrl } from '../config.js';
+import type { Logger } from '../logger.js';
+import { untilReady } from '../ready.js';
 
 export type RedisConfig = NonNullable<Config['redis']>;
 
@@ -23,4 +26,65 @@ export function createFailFastRedis(cfg: RedisConfig, name: string): Redis {
   });
   redis.on('error', () => {}); // reconnects on its own; request paths see the failures
   return redis;
+}
+
+/** `redis://host:6379` or `host:6379`, without a password: for messages. */
+export function describeRedis(cfg: RedisConfig): string {
+  return cfg.url ? redactUrl(cfg.url) : `${cfg.host}:${cfg.port}`;
+}
+
+/**
+ * Waits until Redis answers a PING, saying so while it does not (with a growing pause), so that a
+ * worker started while Redis is down is not silent.
+ */
+export async function waitForRedis(cfg: RedisConfig, logger: Logger, purpose: string, signal?: AbortSignal): Promise<void> {
+  const redis = createRedis(cfg, {
+    connectionName: 'wait-for-redis',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
+  // The socket's own error (connect ECONNREFUSED …) says more than ioredis' "Connection is closed".
+  let socketError: Error | undefined;
+  redis.on('error', (err: Error) => (socketError = err));
+  try {
+    await untilReady({
+      what: `Redis at ${describeRedis(cfg)} (${purpose})`,
+      attempt: async () => {
+        socketError = undefined;
+        if (redis.status !== 'ready') {
+          await redis.connect().catch((err: Error) => {
+            redis.disconnect();
+            throw socketError ?? err;
+          });
+        }
+        await redis.ping();
+      },
+      isTransient: () => true,
+      logger,
+      signal,
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * For long-lived connections: one warning when Redis goes away (with what that means), one line
+ * when it is back. ioredis reconnects by itself, with a growing pause.
+ */
+export function logRedisAvailability(redis: Redis, cfg: RedisConfig, logger: Logger, whileDown: string): void {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn(`Redis at ${describeRedis(cfg)} is not reachable (${err.message || (err as { code?: string }).code}): ${whileDown}; reconnecting with backoff`);
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info(`Redis at ${describeRedis(cfg)} is reachable again`);
+  });
 }

@@ -219,14 +219,20 @@ export class SqsEventConsumer implements EventConsumer {
   }
 
   private async applyGroup(handler: GroupHandler, group: Received[]): Promise<void> {
-    const jobs: ClaimedJob[] = group.map((m) => ({ id: m.id, data: m.data, attemptsMade: m.receiveCount - 1 }));
+    const dead = await this.resolveDeadLetter();
+    const jobs: ClaimedJob[] = group.map((m) => ({
+      id: m.id,
+      data: m.data,
+      attemptsMade: m.receiveCount - 1,
+      maxAttempts: dead.attempts,
+      retryDelayMs: backoffSeconds(this.q.backoffMs, m.receiveCount) * 1000,
+    }));
     let results: (Error | null)[];
     try {
       results = await handler(jobs);
     } catch (err) {
       results = jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
     }
-    const dead = await this.resolveDeadLetter();
     // No extension may land after the changes below.
     for (const m of group) this.held.delete(m.receiptHandle);
     await this.beat;

@@ -30,6 +30,19 @@ export interface ApplyResult {
   duplicates: number;
 }
 
+/** An event the worker set aside instead of applying (it can never be applied), with the reason. */
+export interface RejectedEvent {
+  /** The event as it was in the queue (any shape: it may be what made it invalid). */
+  event: unknown;
+  site_id: string;
+  reason: string;
+  /** Epoch ms. */
+  rejected_at: number;
+}
+
+/** Thrown by an adapter for a value it cannot store or read back exactly: a data error. */
+export class UnstorableDataError extends Error {}
+
 export class SiteExistsError extends Error {
   /** `deleted`: the id belonged to a site that was deleted; ids are never reused (see deleteSite). */
   constructor(
@@ -69,6 +82,17 @@ export interface EventSink {
    * client resending the same event_id) is skipped, so it counts once.
    */
   applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * True when an applyEvents error is about the events' data (a value this database cannot keep,
+   * a constraint), so that applying the same events again fails the same way; false for failures
+   * of the store itself (unreachable, a missing table, no permission), which a retry may overcome.
+   */
+  isDataError(err: unknown): boolean;
+  /**
+   * Keeps events set aside by the worker (table / collection `rejected_events`). Idempotent: the
+   * same event rejected again (a retried job) is kept once. Returns how many were new.
+   */
+  rejectEvents(rows: RejectedEvent[]): Promise<number>;
 }
 
 /** A run of buckets of one grain: local days as day numbers, or hour starts in epoch ms; `to` excluded. */
@@ -152,12 +176,19 @@ export interface Maintenance {
   createPlaceholders(rows: { site_id: string; day: string }[], now: number): Promise<number>;
   /** Raw events stored for a site (for tests and operators; not on a hot path). */
   countEvents(siteId: string): Promise<number>;
+  /** Events set aside so far, for one site or all. */
+  countRejectedEvents(siteId?: string): Promise<number>;
 }
 
 export interface AnalyticsStore extends SiteStore, EventSink, StatsReader, SaltStore, Maintenance {
   readonly kind: 'sqlite' | 'postgres' | 'mongodb';
   /** Creates or upgrades the schema; safe to run from several processes at once. */
   migrate(): Promise<void>;
+  /**
+   * A random id given to this store by its first migration and kept forever: the queue is bound to
+   * the store it feeds by this id, so a worker on another database refuses to take its jobs.
+   */
+  storeId(): Promise<string>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

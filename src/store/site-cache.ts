@@ -104,7 +104,11 @@ export class SiteCache {
     if (Date.now() - lastMiss < 5000) return undefined;
     const site = await this.store.getSite(siteId);
     if (site) this.add(site);
-    else this.misses.set(siteId, Date.now());
+    else {
+      // Keyed by ids from queued events: bounded, whatever the queue holds.
+      if (this.misses.size >= 10_000) this.misses.clear();
+      this.misses.set(siteId, Date.now());
+    }
     return site;
   }
 

@@ -1,14 +1,12 @@
 // `npm run worker` / `npm run worker:prod`: a worker process.
-import { loadConfig, loadDotEnv } from '../config.js';
 import { createLogger } from '../logger.js';
-import { fatal, onShutdown } from '../process.js';
+import { configOrExit, fatal, onShutdown } from '../process.js';
 import { startWorker } from './run.js';
 
-loadDotEnv();
-const config = loadConfig();
+const config = configOrExit('worker');
 const logger = createLogger(config, 'worker');
 try {
-  const worker = await startWorker(config, logger);
+  const worker = await startWorker(config, logger, { onFatal: (err) => fatal(logger, err, '') });
   onShutdown(logger, () => worker.close());
 } catch (err) {
   fatal(logger, err);

@@ -2,9 +2,11 @@
 // (its own process) and by `npm start` in embedded mode (a thread of the server process).
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createEventConsumer, queueLabel } from '../queue/factory.js';
+import { openBinding, storeMismatch, type QueueBinding, type StoreIdentity } from '../queue/binding.js';
+import { createEventConsumer, embeddedQueueFile, queueLabel } from '../queue/factory.js';
 import type { EventConsumer } from '../queue/port.js';
-import { openStore } from '../store/index.js';
+import { waitForRedis } from '../queue/redis.js';
+import { describeStore, openStoreWhenReady } from '../store/index.js';
 import { SiteCache } from '../store/site-cache.js';
 import { createGroupHandler } from './apply.js';
 import { startMaintenanceSchedule } from './schedule.js';
@@ -15,16 +17,40 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export { embeddedQueueFile } from '../queue/factory.js';
+export { embeddedQueueFile };
 
-export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
-  const store = await openStore(config);
+export interface WorkerHooks {
+  /** Called when the worker must stop for good (its store is not its queue's): log and exit. */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startWorker(config: Config, logger: Logger, hooks: WorkerHooks = {}): Promise<RunningWorker> {
+  const store = await openStoreWhenReady(config, logger);
+  const identity: StoreIdentity = { id: await store.storeId(), description: describeStore(config) };
+  if (config.queue.kind === 'bullmq') await waitForRedis(config.redis!, logger, 'to take jobs');
+  const binding = openBinding(config, embeddedQueueFile(config));
+  try {
+    const bound = await binding.read();
+    if (bound && bound.id !== identity.id) throw storeMismatch(binding, bound, identity);
+    if (!bound) logger.info(`The ${binding.description} is not bound to a store yet; an API binds it to its store when it starts`);
+  } catch (err) {
+    await binding.close();
+    await store.close();
+    throw err;
+  }
+
   const sites = new SiteCache(store);
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
 
   const consumer = createEventConsumer(config, logger);
-  await consumer.start(createGroupHandler({ store, sites, logger, attempts: config.queue.attempts, sessionTimeoutMs: config.worker.sessionTimeoutMs }));
+  const guard = bindingGuard(binding, identity, (err) => {
+    if (hooks.onFatal) hooks.onFatal(err);
+    else logger.fatal(err.message);
+  });
+  await consumer.start(
+    createGroupHandler({ store, sites, logger, storeDescription: identity.description, guard, sessionTimeoutMs: config.worker.sessionTimeoutMs }),
+  );
   const schedule = await startMaintenanceSchedule(config, store, logger);
   const pace =
     config.queue.kind === 'bullmq'
@@ -32,7 +58,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       : config.queue.kind === 'sqs'
         ? `long polls of ${config.sqs!.waitTimeSeconds} s, up to ${config.worker.flushMaxEvents} events per transaction`
         : `up to ${config.worker.flushMaxEvents} events per transaction`;
-  logger.info(`Worker started: ${queueLabel(config)}, ${config.store.kind} store, ${pace}`);
+  const rejected = await store.countRejectedEvents().catch(() => 0);
+  logger.info(
+    `Worker started: ${queueLabel(config)}, ${config.store.kind} store, ${pace}` +
+      (rejected > 0 ? `; ${rejected} event${rejected === 1 ? '' : 's'} set aside so far in rejected_events` : ''),
+  );
 
   return {
     consumer,
@@ -41,8 +71,32 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       await consumer.close(config.worker.shutdownTimeoutMs);
       await schedule.close();
       sites.stop();
+      await binding.close();
       await store.close();
       logger.info('Worker stopped');
     },
+  };
+}
+
+/**
+ * Before each group: is the queue still bound to this worker's store? (An API may bind an unbound
+ * queue, or take over an empty one.) One small read per group, negligible next to its transaction.
+ * On a mismatch the group is not applied, and `onMismatch` stops the worker.
+ */
+function bindingGuard(binding: QueueBinding, identity: StoreIdentity, onMismatch: (err: Error) => void): () => Promise<void> {
+  let mismatch: Error | undefined;
+  return async () => {
+    if (mismatch) throw mismatch;
+    let bound;
+    try {
+      bound = await binding.read();
+    } catch {
+      return; // the queue itself is unreachable: its own errors say so
+    }
+    if (bound && bound.id !== identity.id) {
+      mismatch = storeMismatch(binding, bound, identity);
+      setImmediate(() => onMismatch(mismatch!));
+      throw mismatch;
+    }
   };
 }

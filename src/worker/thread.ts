@@ -1,20 +1,20 @@
 // The in-process worker of embedded mode (a worker thread of `npm start`). It has its own logger
 // (and, with CloudWatch, its own log stream), flushed before the thread ends.
 import { parentPort } from 'node:worker_threads';
-import { loadConfig } from '../config.js';
 import { createLogger, flushLogs } from '../logger.js';
+import { configOrExit, fatal } from '../process.js';
 import { startWorker } from './run.js';
 
-const config = loadConfig();
+// The main thread loaded .env and checked the same configuration already.
+const config = configOrExit('worker', { dotEnv: false });
 const logger = createLogger(config, 'worker');
-let worker: Awaited<ReturnType<typeof startWorker>>;
 try {
-  worker = await startWorker(config, logger);
+  const worker = await startWorker(config, logger, { onFatal: (err) => fatal(logger, err, '') });
+  parentPort!.on('message', (msg) => {
+    // process.exit in a worker thread ends the thread only, whatever handles are still open; ship
+    // what this thread logged first.
+    if (msg === 'close') void worker.close().finally(() => flushLogs().finally(() => process.exit(0)));
+  });
 } catch (err) {
-  // The main thread reports the error; ship what this thread logged before it ends.
-  await flushLogs();
-  throw err;
+  fatal(logger, err);
 }
-parentPort!.on('message', (msg) => {
-  if (msg === 'close') void worker.close().finally(() => flushLogs().finally(() => parentPort!.close()));
-});

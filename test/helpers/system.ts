@@ -121,6 +121,7 @@ export class System {
       QUEUE_NAME: uniqueName('it'),
       LOG_LEVEL: 'info',
       RATE_LIMIT_MAX: '0',
+      READ_RATE_LIMIT_MAX: '0',
       ...(opts.mode === 'bullmq' ? { REDIS_URL } : {}),
       ...sqsEnv,
       ...opts.env,

@@ -114,4 +114,64 @@ describe('configuration', () => {
     expect(() => loadConfig({ PUBLIC_URL: 'analytics.example.com' })).toThrow(/PUBLIC_URL/);
     expect(loadConfig({}).siteCacheRefreshMs).toBe(10_000);
   });
+
+  // Issue 9, item 12: every invalid value, one line naming the variable and what it got.
+  it('says in one line what is wrong, and what it got', () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(message({ PORT: 'abc' })).toBe('Invalid configuration: PORT must be a whole number, got "abc"');
+    expect(message({ QUEUE_CONCURRENCY: '0' })).toBe('Invalid configuration: QUEUE_CONCURRENCY must be at least 1, got "0"');
+    expect(message({ LOG_LEVEL: 'loud' })).toMatch(/^Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/);
+    expect(message({ USE_SQS: 'maybe' })).toMatch(/^Invalid configuration: USE_SQS must be one of .*, got "maybe"$/);
+    expect(message({ PORT: 'x', JOB_ATTEMPTS: '0' })).toBe('Invalid configuration: PORT must be a whole number, got "x"; JOB_ATTEMPTS must be at least 1, got "0"');
+    expect(message({ CRON_SCHEDULE: 'every day' })).toMatch(/^Invalid configuration: CRON_SCHEDULE must be a cron expression such as "5 0 \* \* \*" \(.*\), got "every day"$/);
+    expect(message({ CRON_SCHEDULE: '61 0 * * *' })).toMatch(/CRON_SCHEDULE/);
+    expect(message({ DATABASE_URL: 'mysql://u:secret@x/db' })).toBe('Invalid configuration: DATABASE_URL must be a postgres:// or postgresql:// URL, got "mysql://u:***@x/db"');
+    for (const m of [message({ PORT: 'abc' }), message({ CRON_SCHEDULE: 'x' })]) expect(m).not.toContain('\n');
+    expect(loadConfig({ CRON_SCHEDULE: '*/15 * * * *' }).cronSchedule).toBe('*/15 * * * *');
+  });
+
+  // Issue 9, item 3: TRUST_PROXY takes what Fastify's trustProxy takes.
+  it('reads TRUST_PROXY as a boolean, a hop count or a list of addresses and CIDR ranges', () => {
+    const tp = (v: string) => loadConfig({ TRUST_PROXY: v }).ingest.trustProxy;
+    expect([tp(''), tp('false'), tp('no'), tp('true'), tp('yes')]).toEqual([false, false, false, true, true]);
+    expect(tp('1')).toBe(1);
+    expect(tp('2')).toBe(2);
+    expect(tp('10.0.0.1')).toEqual(['10.0.0.1']);
+    expect(tp('127.0.0.1, 10.0.0.0/8,::1 , 2001:db8::/32')).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', '2001:db8::/32']);
+    expect(() => tp('nginx')).toThrow(/TRUST_PROXY must be true, false, a hop count, or a comma-separated list/);
+    expect(() => tp('10.0.0.0/33')).toThrow(/TRUST_PROXY/);
+    expect(() => tp('10.0.0.1,bad')).toThrow(/not an address: bad/);
+  });
+
+  // Issue 9, item 6: reads have their own budget.
+  it('has a read rate limit of its own', () => {
+    expect(loadConfig({}).readRateLimit).toEqual({ max: 120, windowSeconds: 60 });
+    expect(loadConfig({ READ_RATE_LIMIT_MAX: '5', READ_RATE_LIMIT_WINDOW_SECONDS: '10', RATE_LIMIT_MAX: '0' })).toMatchObject({
+      readRateLimit: { max: 5, windowSeconds: 10 },
+      ingest: { rateLimit: { max: 0 } },
+    });
+  });
+
+  // Issue 9, item 15: in production the API needs a real ADMIN_TOKEN.
+  it('refuses to start the API in production without a real ADMIN_TOKEN', () => {
+    const prod = { NODE_ENV: 'production' };
+    expect(() => loadConfig(prod)).toThrow(/^Invalid configuration: ADMIN_TOKEN must be set when NODE_ENV=production/);
+    expect(() => loadConfig({ ...prod, ADMIN_TOKEN: 'change-me' })).toThrow(/ADMIN_TOKEN is the placeholder "change-me"/);
+    expect(() => loadConfig({ ...prod, ADMIN_TOKEN: 'CHANGEME' })).toThrow(/placeholder/);
+    expect(() => loadConfig({ ...prod, ADMIN_TOKEN: 'short-token' })).toThrow(/at least 16 characters.*got 11/);
+    expect(loadConfig({ ...prod, ADMIN_TOKEN: 'f'.repeat(32) }).adminToken).toBe('f'.repeat(32));
+    // Only the API reads it: a worker or the cron start without it.
+    expect(loadConfig(prod, 'worker').env).toBe('production');
+    expect(loadConfig(prod, 'cron').env).toBe('production');
+    // Development stays open for local use.
+    expect(loadConfig({ ADMIN_TOKEN: 'x' }).adminToken).toBe('x');
+  });
 });

@@ -1,7 +1,7 @@
 // The request body's rules, the queue's payload versions, and event ids.
 import { describe, expect, it } from 'vitest';
 import { fromZod } from '../../src/api/errors.js';
-import { clientEventId, isPageview, jobPayloadSchema, newEventId, upgradePayload } from '../../src/core/event.js';
+import { clientEventId, exampleTimestamp, isPageview, jobEnvelopeSchema, newEventId, parseQueuedEvent, queuedEventSchema } from '../../src/core/event.js';
 import { eventInputSchema } from '../../src/ingest/schema.js';
 
 const valid = { site_id: 'my-website', event_type: 'pageview', path: '/home', user_id: 'user-123' };
@@ -46,6 +46,33 @@ describe('event validation', () => {
     expect(details({ ...valid, props: { k: 'v\u0000' } })[0]?.field).toBe('props.k');
   });
 
+  // Issue 9, item 2: a 2xx only for strings every store keeps exactly.
+  it('refuses NUL and lone surrogates in every string field, naming the field', () => {
+    for (const field of ['site_id', 'event_type', 'path', 'user_id', 'referrer', 'language'] as const) {
+      expect(details({ ...valid, [field]: `x\u0000y` }), field).toEqual([{ field, message: `${field} must not contain a NUL character (U+0000, at position 1)` }]);
+      expect(details({ ...valid, [field]: `x\udc00` })[0], field).toMatchObject({ field, message: expect.stringMatching(/must be well-formed Unicode/) });
+    }
+    // The worker applies the same rule to what it takes from the queue.
+    const q = { id: newEventId(), site_id: 's', type: 'pageview', path: '/', visitor: 'u:a', ts: 1, received_at: 2 };
+    expect(queuedEventSchema.safeParse(q).success).toBe(true);
+    expect(queuedEventSchema.safeParse({ ...q, path: '/\u0000' }).success).toBe(false);
+    expect(queuedEventSchema.safeParse({ ...q, referrer: 'x\ud800' }).success).toBe(false);
+    expect(queuedEventSchema.safeParse({ ...q, ts: 8.64e15 }).success).toBe(false);
+  });
+
+  // Issue 9, item 14: the example in the message is accepted at the time it is given.
+  it('gives a timestamp example that is valid now', () => {
+    const message = details({ ...valid, timestamp: 'yesterday' })[0]!.message;
+    const example = /e\.g\. (\S+)$/.exec(message)![1]!;
+    expect(example).not.toBe('2024-01-15T10:30:00Z');
+    expect(eventInputSchema.safeParse({ ...valid, timestamp: example }).success).toBe(true);
+    const age = Date.now() - Date.parse(example);
+    expect(age).toBeGreaterThan(0);
+    expect(age).toBeLessThan(86_400_000);
+    const later = Date.parse('2031-05-01T08:00:00Z');
+    expect(later - Date.parse(exampleTimestamp(later))).toBeLessThan(86_400_000);
+  });
+
   it('checks the fields a browser sends', () => {
     expect(details({ ...valid, url: 'ftp://example.com/' })).toEqual([{ field: 'url', message: 'url must be an absolute http(s) URL' }]);
     expect(details({ ...valid, url: '/relative' })[0]?.field).toBe('url');
@@ -69,19 +96,23 @@ describe('event validation', () => {
 describe('queued payloads', () => {
   const v2 = { id: newEventId(), site_id: 's', type: 'pageview', path: '/', visitor: 'u:a', ts: 1, received_at: 2 };
 
-  it('accepts version 2 and the previous version, and refuses malformed ones', () => {
-    expect(jobPayloadSchema.safeParse({ v: 2, events: [v2] }).success).toBe(true);
-    expect(jobPayloadSchema.safeParse({ events: [{ id: newEventId(), site_id: 's', event_type: 'pageview', path: '/', user_id: 'a', ts: 1, received_at: 2 }] }).success).toBe(true);
-    expect(jobPayloadSchema.safeParse({ v: 2, events: [] }).success).toBe(false);
-    expect(jobPayloadSchema.safeParse({ v: 2, events: [{ ...v2, ts: 'soon' }] }).success).toBe(false);
-    expect(jobPayloadSchema.safeParse({ v: 3, events: [v2] }).success).toBe(false);
-    expect(jobPayloadSchema.safeParse('garbage').success).toBe(false);
+  it('reads the envelope of version 2 and of the previous version, and each event on its own', () => {
+    expect(jobEnvelopeSchema.safeParse({ v: 2, events: [v2] }).success).toBe(true);
+    expect(jobEnvelopeSchema.safeParse({ events: [{ anything: 1 }] }).success).toBe(true);
+    expect(jobEnvelopeSchema.safeParse({ v: 2, events: [] }).success).toBe(false);
+    expect(jobEnvelopeSchema.safeParse({ v: 3, events: [v2] }).success).toBe(false);
+    expect(jobEnvelopeSchema.safeParse('garbage').success).toBe(false);
+    expect(parseQueuedEvent(2, v2).success).toBe(true);
+    const bad = parseQueuedEvent(2, { ...v2, ts: 'soon' });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(['ts']);
+    expect(parseQueuedEvent(undefined, v2).success).toBe(false); // a version-1 event has a user_id
   });
 
   it('reads a version-1 event as a given visitor with its path and type', () => {
     const id = newEventId();
-    const p = jobPayloadSchema.parse({ events: [{ id, site_id: 's', event_type: 'Signup', path: '/x', user_id: 'u1', ts: 5, received_at: 6 }] });
-    expect(upgradePayload(p)).toEqual([{ id, site_id: 's', type: 'Signup', path: '/x', visitor: 'u:u1', ts: 5, received_at: 6 }]);
+    const r = parseQueuedEvent(undefined, { id, site_id: 's', event_type: 'Signup', path: '/x', user_id: 'u1', ts: 5, received_at: 6 });
+    expect(r.data).toEqual({ id, site_id: 's', type: 'Signup', path: '/x', visitor: 'u:u1', ts: 5, received_at: 6 });
   });
 
   it('counts only pageviews as views', () => {

@@ -57,3 +57,23 @@ describe('calendar in a site timezone', () => {
     expect(eachDay('2024-02-27', '2024-03-01')).toEqual(['2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01']);
   });
 });
+
+// Issue 9, item 1: no loop here runs longer than its input says, at the ends of the calendar too.
+describe('calendar bounds', () => {
+  it('lists the days of a range by counting, at the last supported days too', async () => {
+    const { MAX_DAY, MIN_DAY, isSupportedDay } = await import('../../src/core/time.js');
+    expect(eachDay('9999-12-29', '9999-12-30')).toEqual(['9999-12-29', '9999-12-30']);
+    expect(eachDay('1970-01-01', '1970-01-02')).toEqual(['1970-01-01', '1970-01-02']);
+    expect(eachDay('2024-02-28', '2024-03-01')).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']);
+    expect(() => eachDay('2000-01-01', '9999-12-30')).toThrow(RangeError);
+    expect([isSupportedDay(MIN_DAY), isSupportedDay(MAX_DAY), isSupportedDay('9999-12-31'), isSupportedDay('1969-12-31')]).toEqual([true, true, false, false]);
+  });
+
+  it('finds day starts and hours in the most extreme zones at the supported ends', () => {
+    for (const tz of ['Pacific/Kiritimati', 'Etc/GMT+12', 'Asia/Kathmandu', 'America/New_York']) {
+      expect(hoursOfDay('9999-12-30', tz).length, tz).toBeGreaterThanOrEqual(23);
+      expect(hoursOfDay('1970-01-01', tz).length, tz).toBeGreaterThanOrEqual(23);
+      expect(localDay(dayStart('9999-12-30', tz), tz)).toBe('9999-12-30');
+    }
+  });
+});

@@ -1,11 +1,15 @@
 // Sites: POST /api/site/create (keys shown once), GET /api/sites, DELETE /api/sites/:site_id,
 // POST /api/sites/:site_id/rotate-keys, POST|DELETE /api/sites/:site_id/share.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { generateKey, hashKey, newSite, rotatedKeys, siteInputSchema, slugify, type Site } from '../../core/site.js';
+import { candidateSiteId, generateKey, hashKey, newSite, rotatedKeys, siteInputSchema, slugify, type NewSite, type Site } from '../../core/site.js';
 import { SiteExistsError } from '../../store/port.js';
 import { reader, requireAdmin, requireAdminAlways } from '../auth.js';
 import type { ApiContext } from '../context.js';
-import { ApiError, fromZod, validationFailed } from '../errors.js';
+import { ApiError, fromZod } from '../errors.js';
+
+/** Numbered candidates tried before a random suffix: "shop-2" … "shop-50". */
+const NUMBERED_CANDIDATES = 50;
 
 /** The answer of creation and rotation: the keys in clear, this once. */
 function withKeys(site: Site, apiKey: string, readKey: string) {
@@ -43,24 +47,9 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     requireAdmin(req, ctx.config.adminToken);
     const parsed = siteInputSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
-    const { name, timezone } = parsed.data;
-    const siteId = slugify(name);
-    if (!siteId) throw validationFailed([{ field: 'name', message: 'name must contain letters or digits' }]);
-    const created = newSite(siteId, name, timezone, ctx.now());
-    try {
-      await ctx.store.createSite(created.site);
-    } catch (err) {
-      if (err instanceof SiteExistsError) {
-        throw new ApiError(
-          409,
-          'Conflict',
-          err.reason === 'deleted'
-            ? `The site id "${siteId}" belonged to a deleted site and is not reused; choose another name`
-            : `A site with id "${siteId}" already exists`,
-        );
-      }
-      throw err;
-    }
+    const { name, timezone, site_id: explicit } = parsed.data;
+    const created = explicit !== undefined ? await createExplicit(ctx, explicit, name, timezone) : await createDerived(ctx, slugify(name), name, timezone);
+    const siteId = created.site.site_id;
     ctx.sites.add(created.site);
     await announce(req, siteId);
     return reply.code(201).send({ success: true, data: withKeys(created.site, created.apiKey, created.readKey) });
@@ -122,4 +111,45 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
 /** Where people reach this server: PUBLIC_URL, else the request's own origin. */
 function origin(req: FastifyRequest, ctx: ApiContext): string {
   return ctx.config.publicUrl ?? `${req.protocol}://${req.host}`;
+}
+
+/** The id the client asked for: taken means 409. */
+async function createExplicit(ctx: ApiContext, siteId: string, name: string, timezone: string): Promise<NewSite> {
+  const created = newSite(siteId, name, timezone, ctx.now());
+  try {
+    await ctx.store.createSite(created.site);
+  } catch (err) {
+    if (err instanceof SiteExistsError) {
+      throw new ApiError(
+        409,
+        'Conflict',
+        err.reason === 'deleted'
+          ? `The site id "${siteId}" belonged to a deleted site and is not reused; choose another one`
+          : `A site with id "${siteId}" already exists`,
+      );
+    }
+    throw err;
+  }
+  return created;
+}
+
+/**
+ * An id derived from the name, made unique: "shop", then "shop-2", "shop-3", … and past those a
+ * random suffix. The store's unique key decides; the in-memory sites only skip known ids quickly.
+ */
+async function createDerived(ctx: ApiContext, slug: string, name: string, timezone: string): Promise<NewSite> {
+  for (let n = 1, conflicts = 0; ; n++) {
+    const siteId =
+      n <= NUMBERED_CANDIDATES ? candidateSiteId(slug, n) : `${slug.slice(0, 55).replace(/-+$/, '')}-${randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+    if (n <= NUMBERED_CANDIDATES && ctx.sites.get(siteId)) continue;
+    const created = newSite(siteId, name, timezone, ctx.now());
+    try {
+      await ctx.store.createSite(created.site);
+      return created;
+    } catch (err) {
+      if (!(err instanceof SiteExistsError)) throw err;
+      // Bounded: a store that keeps answering "taken" is broken, not full.
+      if (++conflicts > NUMBERED_CANDIDATES + 20) throw err;
+    }
+  }
 }

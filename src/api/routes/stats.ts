@@ -62,8 +62,8 @@ function describe(p: ResolvedPeriod, site: Site) {
   }
 }
 
-export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api/stats', async (req, reply) => {
+export function statsRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
+  app.get('/api/stats', { config: { rateLimit } }, async (req, reply) => {
     const q = parse(statsQuery, req);
     const site = await readableSite(ctx, req, q.site_id);
     const p = resolvePeriod(q, site, ctx.now());
@@ -76,7 +76,7 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });
   });
 
-  app.get('/api/stats/breakdown', async (req, reply) => {
+  app.get('/api/stats/breakdown', { config: { rateLimit } }, async (req, reply) => {
     const q = parse(breakdownQuery, req);
     const site = await readableSite(ctx, req, q.site_id);
     const dim = dimensionByName(q.dimension);
@@ -98,7 +98,7 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  app.get('/api/stats/realtime', async (req, reply) => {
+  app.get('/api/stats/realtime', { config: { rateLimit } }, async (req, reply) => {
     const q = parse(realtimeQuery, req);
     const site = await readableSite(ctx, req, q.site_id);
     const data = await realtimeReport(ctx.store, site, ctx.now());

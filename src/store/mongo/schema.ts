@@ -164,6 +164,23 @@ export interface SchemaMigrationDoc {
   expires_at?: Date;
 }
 
+/** Facts about the store itself: `{ _id: 'store_id', value }`, its random id (queue binding). */
+export interface MetaDoc {
+  _id: string;
+  value: string;
+}
+
+/** An event the worker set aside; `_id` is a hash of the event JSON, so it is kept once. */
+export interface RejectedEventDoc {
+  _id: string;
+  site_id: string;
+  event_id: string | null;
+  /** The event as JSON text: the values that made it unstorable are kept exactly (escaped). */
+  event: string;
+  error: string;
+  rejected_at: Date;
+}
+
 export interface Collections {
   sites: Collection<SiteDoc>;
   deletedSites: Collection<DeletedSiteDoc>;
@@ -175,6 +192,8 @@ export interface Collections {
   visits: Collection<VisitDoc>;
   salts: Collection<SaltDoc>;
   schemaMigrations: Collection<SchemaMigrationDoc>;
+  meta: Collection<MetaDoc>;
+  rejectedEvents: Collection<RejectedEventDoc>;
 }
 
 export const COLLECTION_NAMES: Record<keyof Collections, string> = {
@@ -188,6 +207,8 @@ export const COLLECTION_NAMES: Record<keyof Collections, string> = {
   visits: 'visits',
   salts: 'salts',
   schemaMigrations: 'schema_migrations',
+  meta: 'meta',
+  rejectedEvents: 'rejected_events',
 };
 
 export function collections(db: Db): Collections {
@@ -203,6 +224,8 @@ export function collections(db: Db): Collections {
     visits: c<VisitDoc>('visits'),
     salts: c<SaltDoc>('salts'),
     schemaMigrations: c<SchemaMigrationDoc>('schemaMigrations'),
+    meta: c<MetaDoc>('meta'),
+    rejectedEvents: c<RejectedEventDoc>('rejectedEvents'),
   };
 }
 
@@ -226,6 +249,7 @@ export const INDEXES: Partial<Record<keyof Collections, IndexDescription[]>> = {
   members: [{ key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1 }, unique: true }],
   // The visits of a batch's visitors; realtime and retention by the time of their last event.
   visits: [{ key: { site_id: 1, visitor: 1, start_ms: 1 }, unique: true }, { key: { site_id: 1, last_ms: 1 } }],
+  rejectedEvents: [{ key: { site_id: 1, rejected_at: 1 } }],
 };
 
 /**

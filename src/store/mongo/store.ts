@@ -19,7 +19,11 @@ import {
   type Realtime,
   type SitePatch,
   type Summary,
+  type RejectedEvent,
+  UnstorableDataError,
 } from '../port.js';
+import { toRejectedRow } from '../rejected.js';
+import { randomUUID } from 'node:crypto';
 import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
 import { migrate, type MigrationTiming } from './migrate.js';
 import { MongoReader } from './read.js';
@@ -70,6 +74,44 @@ export class MongoStore implements AnalyticsStore {
 
   async migrate(): Promise<void> {
     await migrate(this.db, this.c, this.options.migrationTiming);
+    // The first migration names the store; $setOnInsert keeps the name on every later one.
+    await this.c.meta.updateOne({ _id: 'store_id' }, { $setOnInsert: { value: randomUUID() } }, { upsert: true });
+  }
+
+  async storeId(): Promise<string> {
+    const doc = await this.c.meta.findOne({ _id: 'store_id' });
+    if (!doc) throw new Error('the store has no id: run its migration first');
+    return doc.value;
+  }
+
+  isDataError(err: unknown): boolean {
+    if (err instanceof UnstorableDataError) return true;
+    const e = err as { name?: unknown; code?: unknown } | null;
+    // BSON cannot encode the document; the server refused a value (BadValue, too large, key too long).
+    if (e?.name === 'BSONError' || e?.name === 'BSONVersionError') return true;
+    return typeof e?.code === 'number' && [2, 10334, 17280, 17419].includes(e.code);
+  }
+
+  async rejectEvents(rows: RejectedEvent[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    // Upserts with $setOnInsert: an event rejected again (a retried job) is kept once, no error.
+    const res = await this.c.rejectedEvents.bulkWrite(
+      rows.map(toRejectedRow).map((r) => ({
+        updateOne: {
+          filter: { _id: r.rejection_key },
+          update: {
+            $setOnInsert: { site_id: r.site_id, event_id: r.event_id, event: r.event_json, error: r.error, rejected_at: new Date(r.rejected_at_ms) },
+          },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+    return res.upsertedCount;
+  }
+
+  async countRejectedEvents(siteId?: string): Promise<number> {
+    return this.c.rejectedEvents.countDocuments(siteId === undefined ? {} : { site_id: siteId });
   }
 
   async createSite(site: Site): Promise<void> {

@@ -1,4 +1,5 @@
 // Tables of the SQL stores (SQLite and PostgreSQL share them) and their migrations.
+import { randomUUID } from 'node:crypto';
 import { sql, type Generated, type Kysely } from 'kysely';
 import type { Site } from '../../core/site.js';
 import { migrateToVersion2 } from './migrate-v2.js';
@@ -83,6 +84,22 @@ export interface HourlyPathsTable {
   hour_ms: number;
   path_id: number;
   views: number;
+}
+
+/** Key/value facts about the store itself: `store_id`, its random id given at the first migration. */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** Events the worker set aside (they can never be applied), kept for the operator. */
+export interface RejectedEventsTable {
+  rejection_key: string;
+  site_id: string;
+  event_id: string | null;
+  event_json: string;
+  error: string;
+  rejected_at_ms: number;
 }
 
 export interface SchemaMigrationsTable {
@@ -193,6 +210,8 @@ export interface Database {
   salts: SaltsTable;
   ignored_events: IgnoredEventsTable;
   schema_migrations: SchemaMigrationsTable;
+  meta: MetaTable;
+  rejected_events: RejectedEventsTable;
 }
 
 /** The tables of version 1, read once by the migration to version 2. */
@@ -346,7 +365,29 @@ const migrations: Migration[] = [
       .addColumn('deleted_at_ms', 'bigint', (c) => c.notNull())
       .execute();
   },
-  // 3: the rollups of every dimension, visits, salts (src/store/sql/migrate-v2.ts).
+  // 3: the store's own id (queue binding) and the events the worker sets aside.
+  async (db) => {
+    await db.schema
+      .createTable('meta')
+      .ifNotExists()
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+    // The store's name, given once: queues remember which store they feed (src/queue/binding.ts).
+    await db.insertInto('meta').values({ key: 'store_id', value: randomUUID() }).execute();
+    await db.schema
+      .createTable('rejected_events')
+      .ifNotExists()
+      .addColumn('rejection_key', 'text', (c) => c.primaryKey())
+      .addColumn('site_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text')
+      .addColumn('event_json', 'text', (c) => c.notNull())
+      .addColumn('error', 'text', (c) => c.notNull())
+      .addColumn('rejected_at_ms', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('rejected_events_site').ifNotExists().on('rejected_events').columns(['site_id', 'rejected_at_ms']).execute();
+  },
+  // 4: the rollups of every dimension, visits, salts (src/store/sql/migrate-v2.ts).
   migrateToVersion2,
 ];
 

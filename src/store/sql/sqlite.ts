@@ -38,6 +38,8 @@ export function openSqliteStore(file: string): SqlStore {
     },
     isRetryable: (err) => sqliteCode(err).startsWith('SQLITE_BUSY'),
     isUniqueViolation: (err) => sqliteCode(err).startsWith('SQLITE_CONSTRAINT'),
+    // Constraints (triggers included), type mismatches, values too big: the data, not the file.
+    isDataError: (err) => /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(sqliteCode(err)),
     bulk: new SqliteBulk(database),
   });
 }

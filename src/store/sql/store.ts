@@ -18,7 +18,10 @@ import {
   type Realtime,
   type Summary,
   type SitePatch,
+  type RejectedEvent,
+  UnstorableDataError,
 } from '../port.js';
+import { toRejectedRow } from '../rejected.js';
 import type { Bulk } from './bulk.js';
 import { SqlReader } from './read.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
@@ -32,6 +35,8 @@ export interface SqlStoreOptions {
   withMigrationLock: (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<void>) => Promise<void>;
   isRetryable: (err: unknown) => boolean;
   isUniqueViolation: (err: unknown) => boolean;
+  /** Errors about the data written (see EventSink.isDataError). */
+  isDataError: (err: unknown) => boolean;
   /** How this database takes many rows at once (bulk.ts). */
   bulk: Bulk;
 }
@@ -62,6 +67,12 @@ export class SqlStore implements AnalyticsStore {
     await this.opts.withMigrationLock(this.db, async (trx) => {
       await runMigrations(trx, this.opts.dialect, Date.now(), upTo);
     });
+  }
+
+  async storeId(): Promise<string> {
+    const row = await this.db.selectFrom('meta').select('value').where('key', '=', 'store_id').executeTakeFirst();
+    if (!row) throw new Error('the store has no id: run its migration first');
+    return row.value;
   }
 
   async createSite(site: Site): Promise<void> {
@@ -138,6 +149,29 @@ export class SqlStore implements AnalyticsStore {
 
   applyEvents(events: PreparedEvent[], opts: ApplyOptions): Promise<ApplyResult> {
     return this.writer.apply(events, opts);
+  }
+
+  isDataError(err: unknown): boolean {
+    return err instanceof UnstorableDataError || this.opts.isDataError(err);
+  }
+
+  async rejectEvents(rows: RejectedEvent[]): Promise<number> {
+    let added = 0;
+    for (const part of chunk(rows.map(toRejectedRow), 6, this.opts.maxParams)) {
+      const res = await this.db
+        .insertInto('rejected_events')
+        .values(part)
+        .onConflict((oc) => oc.column('rejection_key').doNothing())
+        .executeTakeFirst();
+      added += Number(res.numInsertedOrUpdatedRows ?? 0);
+    }
+    return added;
+  }
+
+  async countRejectedEvents(siteId?: string): Promise<number> {
+    let q = this.db.selectFrom('rejected_events').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (siteId !== undefined) q = q.where('site_id', '=', siteId);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   summary(siteId: string, period: Period): Promise<Summary> {

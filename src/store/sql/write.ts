@@ -8,7 +8,7 @@ import { applyVisitorDeltas, planBatch, type MemberResult, type PlanEvent, type 
 import { bucketNumbers } from '../../core/time.js';
 import { visitorKind } from '../../core/visitor.js';
 import { pathHash as valueHash } from '../path-hash.js';
-import type { ApplyOptions, ApplyResult, PreparedEvent } from '../port.js';
+import { UnstorableDataError, type ApplyOptions, type ApplyResult, type PreparedEvent } from '../port.js';
 import type { Bulk, Table, Value } from './bulk.js';
 import type { Database, Dialect } from './schema.js';
 
@@ -253,7 +253,8 @@ export class SqlWriter {
         for (const r of res.rows) found(byMatch.get(r.m)!, Number(r.id));
       }
       const unresolved = taken.filter((v) => !ids.has(v)).length;
-      if (unresolved > 0) throw new Error(`could not resolve ${unresolved} ${table.name} ids`);
+      // A value that does not read back as written (text the database changed on the way in).
+      if (unresolved > 0) throw new UnstorableDataError(`could not resolve ${unresolved} ${table.name} ids: a value did not read back as it was written`);
     }
     return ids;
   }
