@@ -149,11 +149,11 @@ describe.each(modes)('faults (%s)', (mode) => {
     } else if (mode === 'sqs') {
       const producer = new SqsEventQueue(config.sqs!, { clientOptions: { credentials: TEST_CREDENTIALS } });
       cleanups.push(() => producer.close());
-      await producer.enqueue([poison as never]);
+      await producer.enqueue(poison as never);
       // The dead-letter queue holds the message with the reason and the attempts the worker recorded.
       poisonState = async () => {
         const { emulator, queue } = sys.sqs!;
-        const dead = emulator.inspect(queue.dlqName).ready.find((m) => m.body.includes('not-a-uuid'));
+        const dead = emulator.inspect(queue.dlqName).ready.find((m) => m.body.includes(poison));
         if (!dead) return { state: 'queued', attempts: 0, reason: '' };
         return { state: 'failed', attempts: Number(dead.messageAttributes.attempts?.StringValue), reason: dead.messageAttributes.failed_reason?.StringValue ?? '' };
       };

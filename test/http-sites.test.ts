@@ -189,9 +189,13 @@ describe.each(modes)('sites, sessions and share links (%s)', (mode) => {
       expect((await sys.request('GET', `/api/stats?site_id=${site.site_id}`, { headers: admin })).status).toBe(404);
       expect((await sys.request('GET', '/api/sites', { headers: admin })).json.data.map((s: { site_id: string }) => s.site_id)).not.toContain(site.site_id);
       expect((await sys.request('DELETE', `/api/sites/${site.site_id}`, { headers: admin })).status).toBe(404);
+      // A new site of the same name gets another id; asking for the old id explicitly is refused.
       const again = await sys.request('POST', '/api/site/create', { body: { name: 'Doomed' }, headers: admin });
-      expect(again.status).toBe(409);
-      expect(again.json.message).toMatch(/deleted site and is not reused/);
+      expect(again.status).toBe(201);
+      expect(again.json.data.site_id).not.toBe(site.site_id);
+      const explicit = await sys.request('POST', '/api/site/create', { body: { name: 'Doomed', site_id: site.site_id }, headers: admin });
+      expect(explicit.status).toBe(409);
+      expect(explicit.json.message).toMatch(/deleted site and is not reused/);
     });
   });
 

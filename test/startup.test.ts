@@ -145,7 +145,12 @@ describe.runIf(redisUp)('services down at start: say what is awaited, retry with
 describe('npm start and signals', () => {
   function copyProject(): string {
     const dir = tempDir('analytics-npm-start-');
-    for (const entry of ['package.json', 'tsconfig.json', 'src', 'worker']) fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+    const generated = new Set(['out', '.next', 'node_modules']);
+    for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'worker', 'tracker', 'scripts', 'web']) {
+      fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true, filter: (from) => !generated.has(path.basename(from)) });
+    }
+    // The dashboard's build is skipped when its sources match the stamp in dist/web (scripts/build-web.mjs).
+    fs.cpSync(path.join(ROOT, 'dist', 'web'), path.join(dir, 'dist', 'web'), { recursive: true });
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
     cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
     return dir;
