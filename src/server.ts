@@ -1,7 +1,6 @@
 // `npm start`: the HTTP API. With Redis or SQS it serves the API alone (workers are their own
 // processes, `npm run worker:prod`); embedded, it also runs a worker in a thread of this process.
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { buildApp } from './api/app.js';
 import { dashboardDir } from './api/dashboard.js';
 import type { ApiContext } from './api/context.js';
@@ -9,7 +8,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
 import { createEventQueue, queueLabel } from './queue/factory.js';
-import { createRedis } from './queue/redis.js';
+import { createRedis, type RedisClient } from './queue/redis.js';
 import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 
@@ -26,9 +25,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await sites.load();
   sites.startRefresh(config.siteCacheRefreshMs, (err) => logger.warn({ err }, 'Site cache refresh failed'));
 
-  const queue = createEventQueue(config);
-  let redis: Redis | undefined;
-  let subscriber: Redis | undefined;
+  const queue = createEventQueue(config, logger);
+  let redis: RedisClient | undefined;
+  let subscriber: RedisClient | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
   if (config.redis) {
     // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
@@ -37,6 +36,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     redis.on('error', () => {});
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
+    // Plain PUBLISH/SUBSCRIBE: on a cluster a message published on any node reaches the subscribers of
+    // every node, and ioredis moves the subscription to another node when its node fails.
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
     // Awaited for at most 2 s, so a server that says it listens normally hears every later change;
     // with Redis down the API still starts (and answers 503 for events), ioredis subscribes once it
