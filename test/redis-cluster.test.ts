@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashTag } from '../src/config.js';
+import { toQueuedEvent } from '../src/core/event.js';
 import { BullmqEventConsumer, BullmqEventQueue } from '../src/queue/bullmq.js';
 import type { RedisConfig } from '../src/queue/redis.js';
 import { clusterAvailable, RedisCluster } from './helpers/redis-cluster.js';
@@ -97,6 +98,26 @@ describe.runIf(available)('Redis Cluster', () => {
         },
       };
     });
+  });
+
+  it('acknowledges a write only once a replica has it (WAIT): with the replica hung, the write fails at its deadline', async () => {
+    const q = queueSettings({ kind: 'bullmq', prefix: PREFIX, name: uniqueName('qwait') });
+    const producer = new BullmqEventQueue(redisConfig(), q, { retryForMs: 1000 });
+    cleanups.push(() => producer.close());
+    await producer.queue.waitUntilReady();
+    const { replicas } = await cluster.ownerOf(`${PREFIX}:${q.name}:wait`);
+    const ev = (n: number) => toQueuedEvent({ site_id: 's', event_type: 'pageview', path: `/${n}`, user_id: `u${n}` }, n, n);
+    await producer.enqueue([ev(1)]);
+    cluster.pause(replicas[0]!);
+    try {
+      await expect(producer.enqueue([ev(2)], { deadline: Date.now() + 1500 })).rejects.toThrow(/0 of 1 replicas confirmed the write/);
+    } finally {
+      cluster.resume(replicas[0]!);
+    }
+    await producer.enqueue([ev(3)]);
+    // The refused write did reach the master (a 503 never proves an event was not queued).
+    expect(await producer.queue.getWaitingCount()).toBe(3);
+    await producer.queue.obliterate({ force: true });
   });
 
   describe('through HTTP', () => {

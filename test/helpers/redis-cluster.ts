@@ -180,25 +180,45 @@ export class RedisCluster {
     await exited;
   }
 
+  /** SIGSTOP: the node stays connected but answers nothing (a hung replica), until resume(). */
+  pause(node: ClusterNode): void {
+    node.proc!.kill('SIGSTOP');
+  }
+
+  resume(node: ClusterNode): void {
+    node.proc!.kill('SIGCONT');
+  }
+
   /** Starts a killed node again (it rejoins as a replica of whoever took its slots). */
   async restart(node: ClusterNode): Promise<void> {
     await this.startNode(node);
   }
 
-  /** Waits until every live node says cluster_state:ok and every live replica is in sync with its master. */
+  /**
+   * Waits until every live node says cluster_state:ok, every live replica is in sync with its master,
+   * and all live nodes see the same masters, replicas and slots (gossip has settled).
+   */
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
+    const view = (nodes: NodeInfo[]) =>
+      nodes
+        .filter((n) => !n.flags.includes('fail'))
+        .map((n) => `${n.id} ${n.flags.includes('master') ? 'master' : 'replica'} ${n.masterId ?? '-'} ${JSON.stringify(n.slots)}`)
+        .sort()
+        .join('\n');
     for (;;) {
       const states = await Promise.all(
         this.alive().map((n) =>
           this.onNode(n, async (r) => {
             const info = (await r.call('CLUSTER', 'INFO')) as string;
             const repl = await r.info('replication');
-            return /cluster_state:ok/.test(info) && (!/role:slave/.test(repl) || /master_link_status:up/.test(repl));
-          }).catch(() => false),
+            const synced = /cluster_state:ok/.test(info) && (!/role:slave/.test(repl) || /master_link_status:up/.test(repl));
+            return synced ? view(await this.topology(n)) : undefined;
+          }).catch(() => undefined),
         ),
       );
-      if (states.every(Boolean)) return;
+      const replicas = states[0]?.split('\n').filter((l) => l.includes(' replica ')).length ?? 0;
+      if (states.every((v) => v !== undefined && v === states[0]) && replicas === this.alive().length - this.opts.masters) return;
       if (Date.now() > end) throw new Error(`cluster not healthy in ${timeoutMs} ms`);
       await sleep(100);
     }

@@ -7,10 +7,12 @@ import { QueueUnavailableError, type EventQueue } from '../../src/queue/port.js'
 class ScriptedQueue implements EventQueue {
   readonly kind = 'embedded' as const;
   batches: QueuedEvent[][] = [];
+  deadlines: (number | undefined)[] = [];
   pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
   auto = true;
-  async enqueue(events: QueuedEvent[]): Promise<void> {
+  async enqueue(events: QueuedEvent[], opts?: { deadline?: number }): Promise<void> {
     this.batches.push(events);
+    this.deadlines.push(opts?.deadline);
     if (this.auto) return;
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
@@ -73,5 +75,18 @@ describe('EnqueueBatcher', () => {
     const started = Date.now();
     await expect(b.add(ev(1))).rejects.toThrow(/no answer in 50 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('counts each request\'s budget from its arrival: one that spent it waiting for a write slot is refused unwritten', async () => {
+    const q = new ScriptedQueue();
+    q.auto = false; // the queue never answers
+    const b = new EnqueueBatcher(q, { maxBatch: 1, timeoutMs: 200, maxInFlight: 1 });
+    const before = Date.now();
+    const adds = [1, 2, 3].map((n) => b.add(ev(n)));
+    await Promise.all(adds.map((a) => expect(a).rejects.toThrow(/no answer in 200 ms/)));
+    // Only the first got a write; the adapter was told when its caller stops waiting.
+    expect(q.batches).toHaveLength(1);
+    expect(q.deadlines[0]).toBeGreaterThanOrEqual(before + 200);
+    expect(q.deadlines[0]).toBeLessThanOrEqual(Date.now());
   });
 });
