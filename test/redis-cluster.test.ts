@@ -184,7 +184,7 @@ describe.runIf(available)('Redis Cluster', () => {
     it('kill -9 of the master holding the queue: the replica takes over, writes retry, nothing acknowledged lost or counted twice', async () => {
       // Two API servers on the same queue: "patient" waits out the whole failover (ENQUEUE_TIMEOUT_MS
       // well above it), "quick" gives up after 1 s, less than the outage (at least the 3 s node timeout).
-      const patient = await start({ ENQUEUE_TIMEOUT_MS: '20000', QUEUE_LOCK_MS: '3000' });
+      const patient = await start({ ENQUEUE_TIMEOUT_MS: '20000', QUEUE_LOCK_MS: '3000', SITE_CACHE_REFRESH_SECONDS: '3600' });
       const quick = new System({ ...patient.env, ENQUEUE_TIMEOUT_MS: '1000' }, 'bullmq');
       await quick.startApi();
       cleanups.push(async () => void (await quick.api.stop()));
@@ -236,6 +236,9 @@ describe.runIf(available)('Redis Cluster', () => {
       const counted = events.filter((e) => storedSet.has(e.body.user_id));
       const data = (await patient.stats(site)).json.data;
       expect({ total_views: data.total_views, unique_users_count: data.unique_users_count, top_paths: data.top_paths }).toEqual(expectedStats(counted));
+      // Site announcements still reach the other server after the failover (periodic refresh off).
+      const later = await patient.createSite('After Failover');
+      await until(async () => (await quick.sendEvent(later, trafficEvent(later, 1).body)).status === 202, 'the new site on the other server', 10_000, 100);
       const sent = slow.acked.length + slow.refused.length + fast.acked.length + fast.refused.length;
       console.log(
         `[cluster fault] kill -9 of the master of slot ${slot} (port ${master.port}); replica ${replicas[0]!.port} promoted after ${failoverMs} ms. ` +

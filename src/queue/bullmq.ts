@@ -38,6 +38,12 @@ export interface ProducerOptions {
 
 /** Waits between attempts of a cluster write: 50 ms doubling to 500 ms. */
 const retryDelay = (attempt: number) => Math.min(50 * 2 ** (attempt - 1), 500);
+/**
+ * How long a failing attempt may take inside ioredis (3 redirections or retries, 100 ms apart). A retry
+ * is started only when it can end before the deadline: one still running when the caller answers 503
+ * could land afterwards, and a client that then retries would be counted twice.
+ */
+const ATTEMPT_MS = 400;
 
 export class BullmqEventQueue implements EventQueue {
   readonly kind = 'bullmq' as const;
@@ -84,6 +90,8 @@ export class BullmqEventQueue implements EventQueue {
     let firstError: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
+        // Not connected (yet, or any more): don't hand the add to BullMQ, which would wait for the connection.
+        if (cluster.status !== 'ready') throw new Error(`Redis Cluster connection is ${cluster.status}`);
         await this.queue.add(JOB_NAME, { events }, { jobId });
         await waitForReplicas(cluster, this.slotKey, this.waitReplicas, deadline);
         if (attempt > 1) {
@@ -95,7 +103,7 @@ export class BullmqEventQueue implements EventQueue {
       } catch (err) {
         firstError ??= err;
         const wait = retryDelay(attempt);
-        if (Date.now() + wait >= deadline) {
+        if (Date.now() + wait + ATTEMPT_MS > deadline) {
           this.opts.logger?.warn(`Queue write failed after ${attempt} attempts in ${Date.now() - started} ms: ${message(err)}`);
           throw new QueueUnavailableError(err);
         }
