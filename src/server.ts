@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { EnqueueBatcher } from './queue/batcher.js';
 import { createEventQueue, queueLabel } from './queue/factory.js';
-import { createRedis, type RedisClient } from './queue/redis.js';
+import { createFailFastRedis, createRedis, type RedisClient } from './queue/redis.js';
 import { openStore } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
 
@@ -32,8 +32,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.redis) {
     // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
     // Rate-limit counters and site announcements share one connection; failures never block a request.
-    redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    redis.on('error', () => {});
+    // Fail fast, like the producer: on a cluster a rate-limit check gives up after a few redirections.
+    redis = createFailFastRedis(config.redis!, `${config.queue.name}:api`);
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
     // Plain PUBLISH/SUBSCRIBE: on a cluster a message published on any node reaches the subscribers of

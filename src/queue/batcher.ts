@@ -88,7 +88,6 @@ export class EnqueueBatcher {
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
     this.expire();
     if (this.pending.length === 0) return;
     const batch = this.pending.splice(0, this.opts.maxBatch);
