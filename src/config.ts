@@ -82,8 +82,12 @@ const schema = z.object({
   REDIS_HOST: optionalString,
   REDIS_PORT: int(6379, 1),
   REDIS_PASSWORD: optionalString,
+  // Redis Cluster instead of a single Redis: host:port,host:port,... (any nodes; the rest are discovered).
+  REDIS_CLUSTER_NODES: optionalString,
+  REDIS_CLUSTER_WAIT_REPLICAS: int(1),
   QUEUE_NAME: z.string().min(1).default('analytics_events'),
-  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  // Default `bull`, or `{bull}` on Redis Cluster (see clusterPrefix).
+  QUEUE_PREFIX: optionalString,
   QUEUE_CONCURRENCY: int(10, 1),
   QUEUE_RATE_LIMIT_MAX: int(100),
   QUEUE_RATE_LIMIT_DURATION_MS: int(1000, 1),
@@ -166,7 +170,7 @@ export interface Config {
     | { kind: 'postgres'; url: string; schema: string }
     | { kind: 'sqlite'; file: string };
   dataDir: string;
-  redis: { url?: string; host?: string; port: number; password?: string } | undefined;
+  redis: RedisSettings | undefined;
   /** Set when USE_SQS=true. */
   sqs: SqsConfig | undefined;
   queue: {
@@ -240,6 +244,19 @@ export interface CloudWatchConfig {
   /** How long a process waits on shutdown for its buffered lines to be delivered. */
   flushTimeoutMs: number;
   requestTimeoutMs: number;
+}
+
+export interface RedisSettings {
+  url?: string;
+  host?: string;
+  port: number;
+  password?: string;
+  /** Set with REDIS_CLUSTER_NODES: the startup nodes of a Redis Cluster (url/host/port are then unused). */
+  cluster?: {
+    nodes: { host: string; port: number }[];
+    /** An event is acknowledged once this many replicas of its master have it (Redis WAIT; fewer when fewer are online). */
+    waitReplicas: number;
+  };
 }
 
 export interface SqsConfig {
@@ -325,9 +342,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
   if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) {
     throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(e.REDIS_URL))}`);
   }
-  const redis = e.REDIS_URL || e.REDIS_HOST
-    ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
-    : undefined;
+  const clusterNodes = e.REDIS_CLUSTER_NODES === undefined ? undefined : parseClusterNodes(e.REDIS_CLUSTER_NODES);
+  if (clusterNodes && (e.REDIS_URL || e.REDIS_HOST)) {
+    throw new ConfigError('Set either REDIS_CLUSTER_NODES (a Redis Cluster) or REDIS_URL / REDIS_HOST (a single Redis), not both');
+  }
+  const redis: RedisSettings | undefined = clusterNodes
+    ? { port: e.REDIS_PORT, password: e.REDIS_PASSWORD, cluster: { nodes: clusterNodes, waitReplicas: e.REDIS_CLUSTER_WAIT_REPLICAS } }
+    : e.REDIS_URL || e.REDIS_HOST
+      ? { url: e.REDIS_URL, host: e.REDIS_HOST, port: e.REDIS_PORT, password: e.REDIS_PASSWORD }
+      : undefined;
+  const prefix = clusterNodes ? clusterPrefix(e.QUEUE_PREFIX) : (e.QUEUE_PREFIX ?? 'bull');
   let sqs: SqsConfig | undefined;
   if (e.USE_SQS) {
     if (!e.SQS_QUEUE_URL) throw new ConfigError('USE_SQS=true needs SQS_QUEUE_URL (the queue URL, https://sqs.<region>.amazonaws.com/<account>/<name>)');
@@ -352,7 +376,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
     queue: {
       kind: queueKind,
       name: e.QUEUE_NAME,
-      prefix: e.QUEUE_PREFIX,
+      prefix,
       concurrency: e.QUEUE_CONCURRENCY,
       rateLimit: { max: e.QUEUE_RATE_LIMIT_MAX, durationMs: e.QUEUE_RATE_LIMIT_DURATION_MS },
       lockMs: e.QUEUE_LOCK_MS,
@@ -399,6 +423,47 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
       requestTimeoutMs: e.CLOUDWATCH_REQUEST_TIMEOUT_MS,
     },
   };
+}
+
+/** REDIS_CLUSTER_NODES: `host:port` entries separated by commas (an IPv6 host in brackets: `[::1]:7000`). */
+function parseClusterNodes(value: string): { host: string; port: number }[] {
+  const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const nodes = entries.map((entry) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_CLUSTER_NODES must be a comma-separated list of host:port (e.g. redis-1:6379,redis-2:6379); "${entry}" is not`);
+    }
+    return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+  });
+  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES is empty: give at least one host:port of the cluster');
+  return nodes;
+}
+
+/**
+ * The hash tag of a Redis key, as Redis Cluster computes its slot: the text between the first `{`
+ * and the first `}` after it, when that text is not empty; otherwise the whole key counts.
+ */
+export function hashTag(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}
+
+/**
+ * On Redis Cluster every key of a BullMQ queue must live in one hash slot (its scripts touch several
+ * keys at once), so the prefix must carry a hash tag. Every key and channel name this project uses
+ * starts with the prefix, so they all share its tag.
+ */
+function clusterPrefix(value: string | undefined): string {
+  if (value === undefined) return '{bull}';
+  if (hashTag(value) === undefined) {
+    throw new ConfigError(
+      `QUEUE_PREFIX "${value}" has no hash tag. On Redis Cluster (REDIS_CLUSTER_NODES) all keys of a queue must hash to one slot, so the prefix needs braces, e.g. QUEUE_PREFIX={${value.replace(/[{}]/g, '') || 'bull'}}, or leave it unset for {bull}`,
+    );
+  }
+  return value;
 }
 
 /** A URL path of plain segments ending in `.js`, outside `/api/` (route parameters and wildcards refused). */

@@ -1,7 +1,6 @@
 // `npm start`: the HTTP API. With Redis or SQS it serves the API alone (workers are their own
 // processes, `npm run worker:prod`); embedded, it also runs a worker in a thread of this process.
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { buildApp } from './api/app.js';
 import { dashboardDir } from './api/dashboard.js';
 import type { ApiContext } from './api/context.js';
@@ -12,7 +11,7 @@ import { BindingGate, bindQueueToStore, openBinding, type StoreIdentity } from '
 import { createEventQueue, embeddedQueueFile, queueLabel } from './queue/factory.js';
 import type { BullmqEventQueue } from './queue/bullmq.js';
 import type { EventQueue } from './queue/port.js';
-import { createRedis, describeRedis, logRedisAvailability } from './queue/redis.js';
+import { createFailFastRedis, createRedis, describeRedis, logRedisAvailability, type RedisClient } from './queue/redis.js';
 import { isConnectionError, untilReady } from './ready.js';
 import { describeStore, openStoreWhenReady } from './store/index.js';
 import { SiteCache } from './store/site-cache.js';
@@ -50,13 +49,13 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
   salts.startRefresh(SALT_REFRESH_MS, (err) => logger.warn({ err }, 'Salt refresh failed'));
   loadCountryDb();
 
-  let redis: Redis | undefined;
-  let subscriber: Redis | undefined;
+  let redis: RedisClient | undefined;
+  let subscriber: RedisClient | undefined;
   let announceSite: ApiContext['announceSite'] = async () => {};
   const stopping = new AbortController();
   let queue: EventQueue;
   if (config.queue.kind === 'bullmq') {
-    const producer = createEventQueue(config) as BullmqEventQueue;
+    const producer = createEventQueue(config, logger) as BullmqEventQueue;
     logRedisAvailability(producer.redis, config.redis!, logger, 'events are answered 503 until it is back');
     // Redis may be down at start: the API starts anyway (events get 503), and binds the queue to its
     // store once Redis answers; until then the gate refuses events.
@@ -97,15 +96,17 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
       await store.close();
       throw err;
     }
-    queue = createEventQueue(config);
+    queue = createEventQueue(config, logger);
   }
   if (config.redis) {
     // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
     // Rate-limit counters and site announcements share one connection; failures never block a request.
-    redis = createRedis(config.redis!, { connectionName: `${config.queue.name}:api`, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    redis.on('error', () => {});
+    // Fail fast, like the producer: on a cluster a rate-limit check gives up after a few redirections.
+    redis = createFailFastRedis(config.redis!, `${config.queue.name}:api`);
     subscriber = createRedis(config.redis!, { connectionName: `${config.queue.name}:sites` });
     subscriber.on('error', () => {});
+    // Plain PUBLISH/SUBSCRIBE: on a cluster a message published on any node reaches the subscribers of
+    // every node, and ioredis moves the subscription to another node when its node fails.
     const channel = `${config.queue.prefix}:${config.queue.name}:sites`;
     // Awaited for at most 2 s, so a server that says it listens normally hears every later change;
     // with Redis down the API still starts (and answers 503 for events), ioredis subscribes once it

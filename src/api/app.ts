@@ -3,8 +3,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { RedisClient } from '../queue/redis.js';
 import type { ApiContext } from './context.js';
 import { ApiError, errorHandler } from './errors.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -29,7 +29,7 @@ function trustProxyOption(tp: boolean | number | string[]): boolean | string[] |
 
 export async function buildApp(
   ctx: ApiContext,
-  opts: { logger: Logger; redis?: Redis; /** The built dashboard (dist/web); none: API only. */ dashboardDir?: string },
+  opts: { logger: Logger; redis?: RedisClient; /** The built dashboard (dist/web); none: API only. */ dashboardDir?: string },
 ): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = Fastify({

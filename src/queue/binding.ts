@@ -5,13 +5,12 @@
 import { Queue } from 'bullmq';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config.js';
-import { redactUrl } from '../config.js';
 import type { Logger } from '../logger.js';
 import { StartupError } from '../startup-error.js';
 import { openSqliteFile } from '../store/sql/sqlite.js';
 import type { QueuedEvent } from '../core/event.js';
 import { QueueUnavailableError, type EventQueue } from './port.js';
-import { createRedis, type RedisConfig } from './redis.js';
+import { createRedis, describeRedis, type RedisConfig } from './redis.js';
 import { ListQueueTagsCommand, TagQueueCommand } from '@aws-sdk/client-sqs';
 import type { SqsConfig } from '../config.js';
 import { createSqsClient, queueDepth } from './sqs-client.js';
@@ -53,7 +52,7 @@ export function bullmqBinding(redisConfig: RedisConfig, q: Pick<Config['queue'],
   redis.on('error', () => {}); // surfaced by the calls
   const key = `${q.prefix}:${q.name}:store-binding`;
   let queue: Queue | undefined;
-  const where = redisConfig.url ? redactUrl(redisConfig.url) : `${redisConfig.host}:${redisConfig.port}`;
+  const where = describeRedis(redisConfig);
   return {
     description: `queue "${q.name}" on Redis ${where} (prefix ${q.prefix})`,
     async read() {

@@ -1,14 +1,18 @@
 // The production queue: BullMQ on Redis. One job carries the events of one ingestion batch.
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { uuidv7 } from '../core/id.js';
 import type { Config } from '../config.js';
 import { jobPayload, type QueuedEvent } from '../core/event.js';
-import { createFailFastRedis, createRedis, type RedisConfig } from './redis.js';
+import type { Logger } from '../logger.js';
+import { createFailFastRedis, createRedis, isCluster, type RedisClient, type RedisConfig } from './redis.js';
+import { waitForReplicas } from './replication.js';
 import {
   QueueUnavailableError,
   backoffDelay,
   type ClaimedJob,
+  type EnqueueOptions,
   type EventConsumer,
   type EventQueue,
   type GroupHandler,
@@ -27,36 +31,103 @@ export function jobOptions(q: Config['queue']): JobsOptions {
   };
 }
 
+export interface ProducerOptions {
+  /** How long a write may retry when the caller gives no deadline (ENQUEUE_TIMEOUT_MS). */
+  retryForMs?: number;
+  logger?: Logger;
+}
+
+/** Waits between attempts of a cluster write: 50 ms doubling to 500 ms. */
+const retryDelay = (attempt: number) => Math.min(50 * 2 ** (attempt - 1), 500);
+/**
+ * How long a failing attempt may take inside ioredis (3 redirections or retries, 100 ms apart). A retry
+ * is started only when it can end before the deadline: one still running when the caller answers 503
+ * could land afterwards, and a client that then retries would be counted twice.
+ */
+const ATTEMPT_MS = 400;
+
 export class BullmqEventQueue implements EventQueue {
   readonly kind = 'bullmq' as const;
   readonly queue: Queue;
   /** The producer's connection (fail-fast: while it is down, enqueue answers at once). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
+  private waitReplicas: number;
+  /** A key of the queue: commands sent with it reach the master that holds the queue's slot. */
+  private slotKey: string;
 
-  constructor(redisConfig: RedisConfig, private q: Config['queue']) {
+  constructor(
+    redisConfig: RedisConfig,
+    private q: Config['queue'],
+    private opts: ProducerOptions = {},
+  ) {
     this.redis = createFailFastRedis(redisConfig, `${q.name}:producer`);
+    this.waitReplicas = redisConfig.cluster?.waitReplicas ?? 0;
+    this.slotKey = `${q.prefix}:${q.name}:meta`;
     this.queue = new Queue(q.name, { connection: this.redis, prefix: q.prefix, defaultJobOptions: jobOptions(q) });
     this.queue.on('error', () => {}); // surfaced through enqueue() failures and ping()
   }
 
-  async enqueue(events: QueuedEvent[]): Promise<void> {
-    if (this.redis.status !== 'ready') throw new QueueUnavailableError(new Error(`Redis connection is ${this.redis.status}`));
-    try {
-      // The batch id as job id: if ioredis resends the command after a reconnect, Redis keeps one job.
-      await this.queue.add(JOB_NAME, jobPayload(events), { jobId: uuidv7() });
-    } catch (err) {
-      throw new QueueUnavailableError(err);
+  async enqueue(events: QueuedEvent[], opts: EnqueueOptions = {}): Promise<void> {
+    // The batch id as job id: a resent or retried add finds the job and leaves it alone, so a retry
+    // after a success whose answer was lost does not make a second job.
+    const jobId = uuidv7();
+    if (!isCluster(this.redis)) {
+      if (this.redis.status !== 'ready') throw new QueueUnavailableError(new Error(`Redis connection is ${this.redis.status}`));
+      try {
+        await this.queue.add(JOB_NAME, jobPayload(events), { jobId });
+      } catch (err) {
+        throw new QueueUnavailableError(err);
+      }
+      return;
+    }
+    await this.enqueueOnCluster(this.redis, jobId, events, opts.deadline ?? Date.now() + (this.opts.retryForMs ?? 2000));
+  }
+
+  /**
+   * During a failover writes fail for seconds (connection lost, CLUSTERDOWN, MOVED to the promoted
+   * replica): retry the same add until the deadline. A success counts once the job is replicated.
+   */
+  private async enqueueOnCluster(cluster: Cluster, jobId: string, events: QueuedEvent[], deadline: number): Promise<void> {
+    const started = Date.now();
+    let firstError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Not connected (yet, or any more): don't hand the add to BullMQ, which would wait for the connection.
+        if (cluster.status !== 'ready') throw new Error(`Redis Cluster connection is ${cluster.status}`);
+        await this.queue.add(JOB_NAME, jobPayload(events), { jobId });
+        await waitForReplicas(cluster, this.slotKey, this.waitReplicas, deadline);
+        if (attempt > 1) {
+          this.opts.logger?.warn(
+            `Queue write succeeded on attempt ${attempt} after ${Date.now() - started} ms (first error: ${message(firstError)})`,
+          );
+        }
+        return;
+      } catch (err) {
+        firstError ??= err;
+        const wait = retryDelay(attempt);
+        if (Date.now() + wait + ATTEMPT_MS > deadline) {
+          this.opts.logger?.warn(`Queue write failed after ${attempt} attempts in ${Date.now() - started} ms: ${message(err)}`);
+          throw new QueueUnavailableError(err);
+        }
+        await sleep(wait);
+      }
     }
   }
 
   async ping(): Promise<void> {
-    await this.redis.ping();
+    // On a cluster, a read of a queue key: it answers only when the queue's own slot is served.
+    if (isCluster(this.redis)) await this.redis.exists(this.slotKey);
+    else await this.redis.ping();
   }
 
   async close(): Promise<void> {
     await this.queue.close().catch(() => {});
     this.redis.disconnect();
   }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 interface Pending {
@@ -82,7 +153,7 @@ const SCAN_WAITING = 200;
  */
 export class BullmqEventConsumer implements EventConsumer {
   private worker: Worker | undefined;
-  private connection: Redis;
+  private connection: RedisClient;
   private queue: Queue;
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;

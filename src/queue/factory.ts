@@ -17,10 +17,11 @@ export function queueLabel(config: Config): string {
 }
 
 /** The producer side, for the API. */
-export function createEventQueue(config: Config): EventQueue {
+export function createEventQueue(config: Config, logger?: Logger): EventQueue {
   switch (config.queue.kind) {
     case 'bullmq':
-      return new BullmqEventQueue(config.redis!, config.queue);
+      // On a Redis Cluster a write retries through a failover for up to ENQUEUE_TIMEOUT_MS.
+      return new BullmqEventQueue(config.redis!, config.queue, { retryForMs: config.ingest.enqueueTimeoutMs, logger });
     case 'sqs':
       return new SqsEventQueue(config.sqs!);
     case 'embedded':

@@ -5,10 +5,18 @@ import type { QueuedEvent } from '../core/event.js';
 
 export interface EventQueue {
   readonly kind: 'bullmq' | 'embedded' | 'sqs';
-  /** Resolves once the events are durably queued: they will be applied even if this process dies. */
-  enqueue(events: QueuedEvent[]): Promise<void>;
+  /**
+   * Resolves once the events are durably queued: they will be applied even if this process dies.
+   * An adapter that retries stops trying at `deadline` (the caller answers 503 by then anyway).
+   */
+  enqueue(events: QueuedEvent[], opts?: EnqueueOptions): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface EnqueueOptions {
+  /** Epoch milliseconds after which the caller no longer waits for this write. */
+  deadline?: number;
 }
 
 export interface ClaimedJob {

@@ -1,7 +1,8 @@
 // Starts the real system as the user would: the built API (`node dist/src/main.js`) and, with
 // Redis or SQS, worker processes (`node dist/worker/processor.js`), each a child process with its
 // own PID. In 'sqs' mode an SQS emulator (fauxqs) runs in the test process and the children reach
-// it over HTTP, so killing a worker never touches the queue.
+// it over HTTP, so killing a worker never touches the queue. 'bullmq' mode runs on a Redis Cluster
+// when the env gives REDIS_CLUSTER_NODES (test/helpers/redis-cluster.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -122,7 +123,8 @@ export class System {
       LOG_LEVEL: 'info',
       RATE_LIMIT_MAX: '0',
       READ_RATE_LIMIT_MAX: '0',
-      ...(opts.mode === 'bullmq' ? { REDIS_URL } : {}),
+      // BullMQ on the shared Redis, unless the test gives a Redis Cluster (REDIS_CLUSTER_NODES).
+      ...(opts.mode === 'bullmq' && !opts.env?.REDIS_CLUSTER_NODES ? { REDIS_URL } : {}),
       ...sqsEnv,
       ...opts.env,
     };

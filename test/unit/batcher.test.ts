@@ -7,10 +7,12 @@ import { QueueUnavailableError, type EventQueue } from '../../src/queue/port.js'
 class ScriptedQueue implements EventQueue {
   readonly kind = 'embedded' as const;
   batches: QueuedEvent[][] = [];
+  deadlines: (number | undefined)[] = [];
   pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
   auto = true;
-  async enqueue(events: QueuedEvent[]): Promise<void> {
+  async enqueue(events: QueuedEvent[], opts?: { deadline?: number }): Promise<void> {
     this.batches.push(events);
+    this.deadlines.push(opts?.deadline);
     if (this.auto) return;
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
@@ -80,5 +82,18 @@ describe('EnqueueBatcher', () => {
     const b = new EnqueueBatcher(q, { maxBatch: 5, timeoutMs: 1000 });
     await Promise.all([b.addAll([ev(1), ev(2), ev(3)]), b.addAll([ev(4), ev(5), ev(6)]), b.add(ev(7)), b.addAll(Array.from({ length: 8 }, (_, i) => ev(10 + i)))]);
     expect(q.batches.map((x) => x.map((e) => e.ts))).toEqual([[1, 2, 3], [4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16, 17]]);
+  });
+
+  it('counts each request\'s budget from its arrival: one that spent it waiting for a write slot is refused unwritten', async () => {
+    const q = new ScriptedQueue();
+    q.auto = false; // the queue never answers
+    const b = new EnqueueBatcher(q, { maxBatch: 1, timeoutMs: 200, maxInFlight: 1 });
+    const before = Date.now();
+    const adds = [1, 2, 3].map((n) => b.add(ev(n)));
+    await Promise.all(adds.map((a) => expect(a).rejects.toThrow(/no answer in 200 ms/)));
+    // Only the first got a write; the adapter was told when its caller stops waiting.
+    expect(q.batches).toHaveLength(1);
+    expect(q.deadlines[0]).toBeGreaterThanOrEqual(before + 200);
+    expect(q.deadlines[0]).toBeLessThanOrEqual(Date.now());
   });
 });
