@@ -130,6 +130,16 @@ const schema = z.object({
   SITE_CACHE_REFRESH_SECONDS: int(10, 1),
   SESSION_TIMEOUT_MINUTES: int(30, 1),
 
+  // Metrics, heartbeats and readiness.
+  METRICS_PUBLIC: bool(false),
+  // Unset: workers serve no metrics; 0: a random free port (logged).
+  WORKER_METRICS_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  QUEUE_STATS_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_400).default(30),
+  READY_MAX_QUEUE_AGE_SECONDS: z.coerce.number().min(1).default(300),
+  HEALTH_CHECK_TIMEOUT_MS: int(2000, 100),
+
   // Maintenance.
   RETENTION_DAYS: int(7, 1),
   CRON_SCHEDULE: cronSchedule,
@@ -224,10 +234,37 @@ export interface Config {
     /** The gap between two events of a visitor that starts a new visit. */
     sessionTimeoutMs: number;
   };
+  metrics: MetricsConfig;
+  heartbeat: HeartbeatConfig;
+  ready: ReadyConfig;
   siteCacheRefreshMs: number;
   retentionDays: number;
   cronSchedule: string;
   cloudwatch: CloudWatchConfig;
+}
+
+export interface MetricsConfig {
+  /** METRICS_PUBLIC: /metrics without the admin token. */
+  public: boolean;
+  /** WORKER_METRICS_PORT: a worker process serves GET /metrics here; undefined = no server, 0 = a free port. */
+  workerPort: number | undefined;
+  workerHost: string;
+  /** Queue depth and worker counts are read at most this often, whatever the scrape rate. */
+  queueCacheMs: number;
+}
+
+export interface HeartbeatConfig {
+  /** A worker not seen for this long counts as gone (readiness, the API's warning, the Docker health check). */
+  timeoutMs: number;
+  /** How often a worker sends its heartbeat: a third of the timeout, at most 5 s. */
+  intervalMs: number;
+}
+
+export interface ReadyConfig {
+  /** GET /api/ready fails when the oldest waiting job is older than this. */
+  maxQueueAgeMs: number;
+  /** Each check of /api/health and /api/ready gives up after this long. */
+  checkTimeoutMs: number;
 }
 
 export interface CloudWatchConfig {
@@ -326,6 +363,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
     throw new ConfigError(`${e.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ? 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS' : 'AWS_ENDPOINT_URL'} must be an http:// or https:// URL`);
   }
   if (role === 'api' && e.NODE_ENV === 'production') checkProductionAdminToken(e.ADMIN_TOKEN);
+  if (role === 'worker' && e.NODE_ENV === 'production' && e.WORKER_METRICS_PORT !== undefined && !e.ADMIN_TOKEN && !e.METRICS_PUBLIC) {
+    throw new ConfigError(
+      'WORKER_METRICS_PORT is set with NODE_ENV=production but neither ADMIN_TOKEN nor METRICS_PUBLIC=true: give the worker the API\'s ADMIN_TOKEN (scrapes send it as a Bearer token), or set METRICS_PUBLIC=true to serve the metrics to anyone who reaches the port',
+    );
+  }
 
   const dataDir = path.resolve(e.DATA_DIR);
   const store: Config['store'] = e.MONGODB_URI
@@ -407,6 +449,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
       shutdownTimeoutMs: e.WORKER_SHUTDOWN_TIMEOUT_MS,
       sessionTimeoutMs: e.SESSION_TIMEOUT_MINUTES * 60_000,
     },
+    metrics: {
+      public: e.METRICS_PUBLIC,
+      workerPort: e.WORKER_METRICS_PORT,
+      workerHost: e.WORKER_METRICS_HOST,
+      queueCacheMs: Math.round(e.QUEUE_STATS_CACHE_SECONDS * 1000),
+    },
+    heartbeat: heartbeatConfig(e.WORKER_HEARTBEAT_TIMEOUT_SECONDS),
+    ready: { maxQueueAgeMs: Math.round(e.READY_MAX_QUEUE_AGE_SECONDS * 1000), checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS },
     siteCacheRefreshMs: e.SITE_CACHE_REFRESH_SECONDS * 1000,
     retentionDays: e.RETENTION_DAYS,
     cronSchedule: e.CRON_SCHEDULE,
@@ -423,6 +473,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Role =
       requestTimeoutMs: e.CLOUDWATCH_REQUEST_TIMEOUT_MS,
     },
   };
+}
+
+/** Heartbeats three times per timeout (at most every 5 s), so one late beat never makes a worker look gone. */
+export function heartbeatConfig(timeoutSeconds: number): HeartbeatConfig {
+  const timeoutMs = Math.round(timeoutSeconds * 1000);
+  return { timeoutMs, intervalMs: Math.max(100, Math.min(5000, Math.floor(timeoutMs / 3))) };
 }
 
 /** REDIS_CLUSTER_NODES: `host:port` entries separated by commas (an IPv6 host in brackets: `[::1]:7000`). */

@@ -180,7 +180,30 @@ export interface Maintenance {
   countRejectedEvents(siteId?: string): Promise<number>;
 }
 
-export interface AnalyticsStore extends SiteStore, EventSink, StatsReader, SaltStore, Maintenance {
+/** A worker's last sign of life (src/queue/heartbeat.ts). Times in epoch ms. */
+export interface WorkerHeartbeat {
+  /** `host/pid/random`: unique per start of a worker. */
+  worker_id: string;
+  host: string;
+  /** The process id (a worker thread: `pid-threadId`). */
+  pid: string;
+  started_at: number;
+  seen_at: number;
+}
+
+/**
+ * Worker heartbeats, for queues that have no place of their own for them (SQS): table / collection
+ * `worker_heartbeats`, one row per worker.
+ */
+export interface HeartbeatStore {
+  /** Upserts the worker's row, and deletes rows last seen before `pruneBefore`. */
+  recordHeartbeat(hb: WorkerHeartbeat, pruneBefore: number): Promise<void>;
+  /** Rows seen at or after `since`, newest first. */
+  listHeartbeats(since: number): Promise<WorkerHeartbeat[]>;
+  deleteHeartbeat(workerId: string): Promise<void>;
+}
+
+export interface AnalyticsStore extends SiteStore, EventSink, StatsReader, SaltStore, Maintenance, HeartbeatStore {
   readonly kind: 'sqlite' | 'postgres' | 'mongodb';
   /** Creates or upgrades the schema; safe to run from several processes at once. */
   migrate(): Promise<void>;

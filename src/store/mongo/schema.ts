@@ -194,6 +194,16 @@ export interface Collections {
   schemaMigrations: Collection<SchemaMigrationDoc>;
   meta: Collection<MetaDoc>;
   rejectedEvents: Collection<RejectedEventDoc>;
+  workerHeartbeats: Collection<WorkerHeartbeatDoc>;
+}
+
+/** One document per worker, `_id` = its worker id (used when the queue has no place for heartbeats: SQS). */
+export interface WorkerHeartbeatDoc {
+  _id: string;
+  host: string;
+  pid: string;
+  started_at: number;
+  seen_at: number;
 }
 
 export const COLLECTION_NAMES: Record<keyof Collections, string> = {
@@ -209,6 +219,7 @@ export const COLLECTION_NAMES: Record<keyof Collections, string> = {
   schemaMigrations: 'schema_migrations',
   meta: 'meta',
   rejectedEvents: 'rejected_events',
+  workerHeartbeats: 'worker_heartbeats',
 };
 
 export function collections(db: Db): Collections {
@@ -226,6 +237,7 @@ export function collections(db: Db): Collections {
     schemaMigrations: c<SchemaMigrationDoc>('schemaMigrations'),
     meta: c<MetaDoc>('meta'),
     rejectedEvents: c<RejectedEventDoc>('rejectedEvents'),
+    workerHeartbeats: c<WorkerHeartbeatDoc>('workerHeartbeats'),
   };
 }
 

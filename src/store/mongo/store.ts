@@ -20,6 +20,7 @@ import {
   type SitePatch,
   type Summary,
   type RejectedEvent,
+  type WorkerHeartbeat,
   UnstorableDataError,
 } from '../port.js';
 import { toRejectedRow } from '../rejected.js';
@@ -250,6 +251,25 @@ export class MongoStore implements AnalyticsStore {
 
   async countEvents(siteId: string): Promise<number> {
     return this.c.events.countDocuments({ site_id: siteId });
+  }
+
+  async recordHeartbeat(hb: WorkerHeartbeat, pruneBefore: number): Promise<void> {
+    // A handful of documents, found by _id or by a scan of the few there are: no index needed.
+    await this.c.workerHeartbeats.updateOne(
+      { _id: hb.worker_id },
+      { $set: { seen_at: hb.seen_at }, $setOnInsert: { host: hb.host, pid: hb.pid, started_at: hb.started_at } },
+      { upsert: true },
+    );
+    await this.c.workerHeartbeats.deleteMany({ seen_at: { $lt: pruneBefore } });
+  }
+
+  async listHeartbeats(since: number): Promise<WorkerHeartbeat[]> {
+    const docs = await this.c.workerHeartbeats.find({ seen_at: { $gte: since } }).sort({ seen_at: -1 }).toArray();
+    return docs.map((d) => ({ worker_id: d._id, host: d.host, pid: d.pid, started_at: d.started_at, seen_at: d.seen_at }));
+  }
+
+  async deleteHeartbeat(workerId: string): Promise<void> {
+    await this.c.workerHeartbeats.deleteOne({ _id: workerId });
   }
 
   async ping(): Promise<void> {

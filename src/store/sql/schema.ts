@@ -212,6 +212,16 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   meta: MetaTable;
   rejected_events: RejectedEventsTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
+}
+
+/** One row per worker: its last heartbeat (used when the queue has no place for them: SQS). */
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  host: string;
+  pid: string;
+  started_at_ms: number;
+  seen_at_ms: number;
 }
 
 /** The tables of version 1, read once by the migration to version 2. */
@@ -389,6 +399,18 @@ const migrations: Migration[] = [
   },
   // 4: the rollups of every dimension, visits, salts (src/store/sql/migrate-v2.ts).
   migrateToVersion2,
+  // 5: worker heartbeats, for queues with no place of their own for them (SQS).
+  async (db) => {
+    await db.schema
+      .createTable('worker_heartbeats')
+      .ifNotExists()
+      .addColumn('worker_id', 'text', (c) => c.primaryKey())
+      .addColumn('host', 'text', (c) => c.notNull())
+      .addColumn('pid', 'text', (c) => c.notNull())
+      .addColumn('started_at_ms', 'bigint', (c) => c.notNull())
+      .addColumn('seen_at_ms', 'bigint', (c) => c.notNull())
+      .execute();
+  },
 ];
 
 /** Applies the migrations not yet recorded, inside one transaction (the caller holds the lock). */

@@ -19,6 +19,7 @@ import {
   type Summary,
   type SitePatch,
   type RejectedEvent,
+  type WorkerHeartbeat,
   UnstorableDataError,
 } from '../port.js';
 import { toRejectedRow } from '../rejected.js';
@@ -261,6 +262,24 @@ export class SqlStore implements AnalyticsStore {
       .where('site_id', '=', siteId)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  async recordHeartbeat(hb: WorkerHeartbeat, pruneBefore: number): Promise<void> {
+    await this.db
+      .insertInto('worker_heartbeats')
+      .values({ worker_id: hb.worker_id, host: hb.host, pid: hb.pid, started_at_ms: hb.started_at, seen_at_ms: hb.seen_at })
+      .onConflict((oc) => oc.column('worker_id').doUpdateSet({ seen_at_ms: hb.seen_at }))
+      .execute();
+    await this.db.deleteFrom('worker_heartbeats').where('seen_at_ms', '<', pruneBefore).execute();
+  }
+
+  async listHeartbeats(since: number): Promise<WorkerHeartbeat[]> {
+    const rows = await this.db.selectFrom('worker_heartbeats').selectAll().where('seen_at_ms', '>=', since).orderBy('seen_at_ms', 'desc').execute();
+    return rows.map((r) => ({ worker_id: r.worker_id, host: r.host, pid: r.pid, started_at: Number(r.started_at_ms), seen_at: Number(r.seen_at_ms) }));
+  }
+
+  async deleteHeartbeat(workerId: string): Promise<void> {
+    await this.db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute();
   }
 
   async ping(): Promise<void> {
