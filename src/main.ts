@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { createLogger } from './logger.js';
 import { configOrExit, fatal, onShutdown } from './process.js';
 import { startServer } from './server.js';
+import { threadMetrics } from './metrics/thread.js';
 
 const config = configOrExit('api');
 const logger = createLogger(config, 'api');
@@ -21,6 +22,8 @@ try {
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true })
       : new Worker(entry);
     thread.on('error', (err) => logger.error({ err }, `Worker thread failed: ${err.message}`));
+    // One scrape of /metrics shows the thread's worker metrics too.
+    server.addMetricsSource(threadMetrics(thread, config.ready.checkTimeoutMs));
     thread.on('exit', (code) => {
       if (code !== 0 && !stopping) fatal(logger, new Error(`worker thread exited with code ${code}`));
     });

@@ -19,6 +19,14 @@ import { IngestPipeline } from './ingest/pipeline.js';
 import { SaltCache } from './ingest/salts.js';
 import { upcomingSaltDays } from './core/salt.js';
 import { loadCountryDb } from './enrich/country.js';
+import { Readiness, WorkerWatch } from './api/readiness.js';
+import { ApiMetrics } from './metrics/api.js';
+import { CachedRead } from './metrics/cache.js';
+import { registerQueueGauges } from './metrics/queue.js';
+import { createRegistry, type MetricsJson } from './metrics/registry.js';
+import { withTimedReads } from './metrics/store-timing.js';
+import { openHeartbeats } from './queue/heartbeat.js';
+import { createQueueInspector } from './queue/inspect.js';
 
 /** How often an API server re-reads the salts (deleted ones disappear; new ones are made on demand). */
 const SALT_REFRESH_MS = 10 * 60_000;
@@ -27,6 +35,8 @@ export interface RunningServer {
   app: FastifyInstance;
   ctx: ApiContext;
   url: string;
+  /** Merges another registry of this process (the embedded worker thread's) into /metrics. */
+  addMetricsSource(source: () => Promise<MetricsJson>): void;
   close(): Promise<void>;
 }
 
@@ -35,7 +45,10 @@ export interface ServerHooks {
   onFatal?: (err: Error) => void;
 }
 
-export async function startServer(config: Config, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+/** The API's store reads, timed for analytics_store_duration_seconds. */
+const TIMED_READS = ['summary', 'breakdown', 'realtime', 'getSite', 'listSites'] as const;
+
+export async function startServer(config: Config, logger: Logger, hooks: ServerHooks = {}, metrics = new ApiMetrics(createRegistry({ processMetrics: true }))): Promise<RunningServer> {
   const store = await openStoreWhenReady(config, logger);
   const identity: StoreIdentity = { id: await store.storeId(), description: describeStore(config) };
   const binding = openBinding(config, embeddedQueueFile(config));
@@ -54,12 +67,15 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
   let announceSite: ApiContext['announceSite'] = async () => {};
   const stopping = new AbortController();
   let queue: EventQueue;
+  /** The adapter itself (BullMQ: behind its binding gate), for the queue's counts. */
+  let producer: EventQueue;
   if (config.queue.kind === 'bullmq') {
-    const producer = createEventQueue(config, logger) as BullmqEventQueue;
-    logRedisAvailability(producer.redis, config.redis!, logger, 'events are answered 503 until it is back');
+    const bullmq = createEventQueue(config, logger) as BullmqEventQueue;
+    producer = bullmq;
+    logRedisAvailability(bullmq.redis, config.redis!, logger, 'events are answered 503 until it is back');
     // Redis may be down at start: the API starts anyway (events get 503), and binds the queue to its
     // store once Redis answers; until then the gate refuses events.
-    const gate = new BindingGate(producer);
+    const gate = new BindingGate(bullmq);
     queue = gate;
     const bound = untilReady({
       what: `Redis at ${describeRedis(config.redis!)} (to bind the queue to this API's store; events get 503 until then)`,
@@ -76,7 +92,7 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     ]);
     if (first instanceof Error) {
       await binding.close();
-      await producer.close();
+      await bullmq.close();
       await store.close();
       throw first;
     }
@@ -96,7 +112,7 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
       await store.close();
       throw err;
     }
-    queue = createEventQueue(config, logger);
+    queue = producer = createEventQueue(config, logger);
   }
   if (config.redis) {
     // Redis (with BullMQ, or next to SQS) shares the rate limits and site announcements of all API servers.
@@ -125,9 +141,37 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     };
   }
 
+  // Queue depth and worker heartbeats, read from the queue's backend, cached between scrapes.
+  const inspector = createQueueInspector(config, producer, embeddedQueueFile(config));
+  const heartbeats = openHeartbeats(config, embeddedQueueFile(config), store);
+  const queueSnapshot = new CachedRead(() => inspector.snapshot(), config.metrics.queueCacheMs);
+  const aliveWorkers = new CachedRead(
+    async () => (await heartbeats.seenSince(Date.now() - config.heartbeat.timeoutMs)),
+    config.metrics.queueCacheMs,
+  );
+  registerQueueGauges(metrics.registry, { queue: () => queueSnapshot.get(), workers: () => aliveWorkers.get() }, {
+    timeoutMs: config.ready.checkTimeoutMs,
+    oldestAge: config.queue.kind !== 'sqs',
+  });
+  const workerHint =
+    config.queue.kind === 'embedded' && config.worker.inProcess
+      ? 'This API runs a worker thread (RUN_WORKER): see its log lines above.'
+      : 'Start one with the same queue and store settings as this API: npm run worker:prod (or node dist/worker/processor.js).';
+  const readiness = new Readiness({
+    queue,
+    store,
+    heartbeats,
+    queueSnapshot: () => queueSnapshot.get(),
+    heartbeat: config.heartbeat,
+    ready: config.ready,
+    workerHint,
+  });
+  const watch = new WorkerWatch(readiness, { ...config.heartbeat, checkTimeoutMs: config.ready.checkTimeoutMs, hint: workerHint }, logger);
+  const metricsSources: (() => Promise<MetricsJson>)[] = [];
+
   const ctx: ApiContext = {
     config,
-    store,
+    store: withTimedReads(store, metrics.storeDuration, TIMED_READS),
     queue,
     batcher: new EnqueueBatcher(queue, { maxBatch: config.ingest.batchMax, timeoutMs: config.ingest.enqueueTimeoutMs }),
     sites,
@@ -135,6 +179,9 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     ingest: new IngestPipeline(salts, { retentionDays: config.retentionDays, maxFutureSkewMs: config.ingest.maxFutureSkewMs }),
     announceSite,
     now: Date.now,
+    metrics,
+    metricsSources,
+    readiness,
   };
   if (config.session.secretSource === 'random') {
     logger.warn(
@@ -144,6 +191,7 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
   const app = await buildApp(ctx, { logger, redis, dashboardDir: dashboardDir() });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
+  watch.start();
   if (config.ingest.trustProxy === true) {
     logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For entry, which clients can write themselves: set the hop count or the addresses of your proxies instead (see the README)');
   }
@@ -152,9 +200,13 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     app,
     ctx,
     url: address,
+    addMetricsSource: (source) => void metricsSources.push(source),
     close: async () => {
       stopping.abort();
+      watch.stop();
       await app.close();
+      await inspector.close();
+      await heartbeats.close();
       sites.stop();
       salts.stop();
       await queue.close();

@@ -12,6 +12,9 @@ import { authRoutes } from './routes/auth.js';
 import { registerJsonParsers } from './json-body.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { readyRoutes } from './routes/ready.js';
+import { registerRequestMetrics } from '../metrics/fastify.js';
 import { siteRoutes } from './routes/sites.js';
 import { statsRoutes } from './routes/stats.js';
 import { trackerRoutes } from './routes/tracker.js';
@@ -39,6 +42,9 @@ export async function buildApp(
     bodyLimit: config.ingest.bodyLimitBytes,
     return503OnClosing: true,
   });
+
+  // First: every route registered after this is timed (per route pattern).
+  registerRequestMetrics(app, ctx.metrics);
 
   app.setErrorHandler(errorHandler(config.env === 'development'));
   app.setNotFoundHandler((req, reply) => {
@@ -94,6 +100,8 @@ export async function buildApp(
   statsRoutes(app, ctx, readLimit);
   siteRoutes(app, ctx, writeLimit);
   healthRoutes(app, ctx);
+  readyRoutes(app, ctx);
+  metricsRoutes(app, ctx);
   trackerRoutes(app, ctx);
   if (opts.dashboardDir) await dashboardRoutes(app, opts.dashboardDir, opts.logger);
   return app;

@@ -8,7 +8,11 @@ import type { SiteCache } from '../store/site-cache.js';
 import { ApiError } from './errors.js';
 
 export function bearerToken(req: FastifyRequest): string | undefined {
-  const header = req.headers.authorization;
+  return bearerFromHeader(req.headers.authorization);
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearerFromHeader(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());
   return m?.[1]?.trim();

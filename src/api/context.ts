@@ -6,6 +6,9 @@ import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { SaltCache } from '../ingest/salts.js';
 import type { SaltStore, SiteStore, StatsReader } from '../store/port.js';
 import type { SiteCache } from '../store/site-cache.js';
+import type { ApiMetrics } from '../metrics/api.js';
+import type { MetricsJson } from '../metrics/registry.js';
+import type { Readiness } from './readiness.js';
 
 export interface ApiContext {
   config: Config;
@@ -19,6 +22,10 @@ export interface ApiContext {
   /** Tells the other API servers that a site was created, changed or deleted (Redis pub/sub); no-op when alone. */
   announceSite: (siteId: string) => Promise<void>;
   now: () => number;
+  metrics: ApiMetrics;
+  /** Other registries of this process merged into /metrics: the embedded worker thread's. */
+  metricsSources: (() => Promise<MetricsJson>)[];
+  readiness: Readiness;
 }
 
 /** Milliseconds since the request arrived, for the spec's processing_time_ms. */

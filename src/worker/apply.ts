@@ -11,6 +11,8 @@
 import { jobEnvelopeSchema, parseQueuedEvent } from '../core/event.js';
 import { escapeUnstorable } from '../core/text.js';
 import type { Logger } from '../logger.js';
+import { timed } from '../metrics/store-timing.js';
+import type { WorkerMetrics } from '../metrics/worker.js';
 import type { ClaimedJob, GroupHandler } from '../queue/port.js';
 import type { AnalyticsStore, ApplyResult, EventSink, PreparedEvent, RejectedEvent } from '../store/port.js';
 import type { SiteCache } from '../store/site-cache.js';
@@ -34,6 +36,8 @@ export interface ApplyDeps {
   /** Runs before each group; throwing fails the group unapplied (the worker's store is not its queue's). */
   guard?: () => Promise<void>;
   now?: () => number;
+  /** Applied events, group sizes and durations, lag, store latency, failed attempts. */
+  metrics?: WorkerMetrics;
 }
 
 interface Prepared {
@@ -85,7 +89,10 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     return p;
   }
 
-  const apply = (events: PreparedEvent[]): Promise<ApplyResult> => deps.store.applyEvents(events, { now: now(), sessionTimeoutMs: deps.sessionTimeoutMs });
+  const metrics = deps.metrics;
+  const observeApply = (seconds: number) => metrics?.observeApply(seconds);
+  const apply = (events: PreparedEvent[]): Promise<ApplyResult> =>
+    timed(observeApply, () => deps.store.applyEvents(events, { now: now(), sessionTimeoutMs: deps.sessionTimeoutMs }));
 
   async function applyTogether(events: PreparedEvent[]): Promise<ApplyResult> {
     for (const [site, n] of countBySite(events)) {
@@ -105,6 +112,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
   /** Logs the job's real state, from its own options: retried (when, which attempt) or failed for good. */
   function failed(job: ClaimedJob, err: Error): Error {
     const attempt = job.attemptsMade + 1;
+    metrics?.jobFailed(attempt >= job.maxAttempts);
     deps.logger.error({ job: job.id, attempt, of: job.maxAttempts }, `Job failed: ${err.message}`);
     if (attempt >= job.maxAttempts) {
       deps.logger.error(
@@ -141,6 +149,14 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
 
   return async (jobs) => {
     const started = performance.now();
+    try {
+      return await handle(jobs, started);
+    } finally {
+      metrics?.batchDuration.observe((performance.now() - started) / 1000);
+    }
+  };
+
+  async function handle(jobs: ClaimedJob[], started: number): Promise<(Error | null)[]> {
     if (deps.guard) {
       try {
         await deps.guard();
@@ -178,6 +194,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     if (rejected.length > 0) {
       try {
         await deps.store.rejectEvents(rejected);
+        metrics?.setAside.inc(rejected.length);
         for (const r of rejected) {
           const id = (r.event as { id?: unknown } | null)?.id;
           const eventId = typeof id === 'string' ? escapeUnstorable(id) : null;
@@ -195,8 +212,11 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     const done = ready.filter((p) => !p.failure);
     const processed = done.reduce((n, p) => n + p.events.length, 0);
     if (processed > 0) logProcessed(done.length, processed, totals, rejected.length, started);
+    if (metrics && events.length > 0) {
+      metrics.recordGroup(totals, events.length, done.flatMap((p) => p.events.map((e) => e.received_at)), now());
+    }
     return results;
-  };
+  }
 
   /** The group failed: each job alone, and inside a job the bad events found by bisection. */
   async function applyOneByOne(ready: Prepared[], groupError: Error): Promise<{ applied: number; duplicates: number }> {

@@ -5,14 +5,22 @@ import type { Logger } from '../logger.js';
 import { openBinding, storeMismatch, type QueueBinding, type StoreIdentity } from '../queue/binding.js';
 import { createEventConsumer, embeddedQueueFile, queueLabel } from '../queue/factory.js';
 import type { EventConsumer } from '../queue/port.js';
+import { openHeartbeats, workerIdentity } from '../queue/heartbeat.js';
 import { waitForRedis } from '../queue/redis.js';
+import { createRegistry } from '../metrics/registry.js';
+import { serveMetrics, type MetricsServer } from '../metrics/server.js';
+import { WorkerMetrics } from '../metrics/worker.js';
 import { describeStore, openStoreWhenReady } from '../store/index.js';
 import { SiteCache } from '../store/site-cache.js';
 import { createGroupHandler } from './apply.js';
+import { startHeartbeat } from './heartbeat.js';
 import { startMaintenanceSchedule } from './schedule.js';
 
 export interface RunningWorker {
   consumer: EventConsumer;
+  metrics: WorkerMetrics;
+  /** The metrics server's `http://host:port` (WORKER_METRICS_PORT), when it runs. */
+  metricsUrl: string | undefined;
   /** Stops taking jobs, finishes the active ones (up to WORKER_SHUTDOWN_TIMEOUT_MS), closes connections. */
   close(): Promise<void>;
 }
@@ -24,7 +32,18 @@ export interface WorkerHooks {
   onFatal?: (err: Error) => void;
 }
 
-export async function startWorker(config: Config, logger: Logger, hooks: WorkerHooks = {}): Promise<RunningWorker> {
+export interface WorkerOptions {
+  /** The registry's metrics; default: a registry of this process's own, with the process metrics. */
+  metrics?: WorkerMetrics;
+  /**
+   * The worker thread of embedded mode: its metrics are served by the API's /metrics (the thread
+   * answers the main thread's requests), so it opens no metrics port of its own.
+   */
+  inThread?: boolean;
+}
+
+export async function startWorker(config: Config, logger: Logger, hooks: WorkerHooks = {}, opts: WorkerOptions = {}): Promise<RunningWorker> {
+  const metrics = opts.metrics ?? new WorkerMetrics(createRegistry({ processMetrics: true }));
   const store = await openStoreWhenReady(config, logger);
   const identity: StoreIdentity = { id: await store.storeId(), description: describeStore(config) };
   if (config.queue.kind === 'bullmq') await waitForRedis(config.redis!, logger, 'to take jobs');
@@ -49,8 +68,22 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     else logger.fatal(err.message);
   });
   await consumer.start(
-    createGroupHandler({ store, sites, logger, storeDescription: identity.description, guard, sessionTimeoutMs: config.worker.sessionTimeoutMs }),
+    createGroupHandler({ store, sites, logger, storeDescription: identity.description, guard, sessionTimeoutMs: config.worker.sessionTimeoutMs, metrics }),
   );
+  // Alive for the API's readiness from the first beat on (awaited: "Worker started" means it is written).
+  const heartbeat = startHeartbeat(openHeartbeats(config, embeddedQueueFile(config), store), workerIdentity(), config.heartbeat, logger, () =>
+    metrics.heartbeatFailures.inc(),
+  );
+  await heartbeat.started;
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics.workerPort !== undefined && !opts.inThread) {
+    metricsServer = await serveMetrics(metrics.registry, {
+      port: config.metrics.workerPort,
+      host: config.metrics.workerHost,
+      access: { adminToken: config.adminToken, public: config.metrics.public },
+    });
+    logger.info(`Worker metrics on ${metricsServer.url}/metrics`);
+  }
   const schedule = await startMaintenanceSchedule(config, store, logger);
   const pace =
     config.queue.kind === 'bullmq'
@@ -66,9 +99,14 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
 
   return {
     consumer,
+    metrics,
+    metricsUrl: metricsServer?.url,
     close: async () => {
       logger.info('Worker stopping: finishing active jobs');
       await consumer.close(config.worker.shutdownTimeoutMs);
+      // Gone for readiness at once, not after the heartbeat timeout.
+      await heartbeat.stop();
+      await metricsServer?.close();
       await schedule.close();
       sites.stop();
       await binding.close();

@@ -3,13 +3,19 @@
 import { parentPort } from 'node:worker_threads';
 import { createLogger, flushLogs } from '../logger.js';
 import { configOrExit, fatal } from '../process.js';
+import { createRegistry } from '../metrics/registry.js';
+import { answerMetricsRequests } from '../metrics/thread.js';
+import { WorkerMetrics } from '../metrics/worker.js';
 import { startWorker } from './run.js';
 
 // The main thread loaded .env and checked the same configuration already.
 const config = configOrExit('worker', { dotEnv: false });
 const logger = createLogger(config, 'worker');
+// The process metrics are the main thread's; this registry holds the worker's own.
+const metrics = new WorkerMetrics(createRegistry({ processMetrics: false }));
+answerMetricsRequests(parentPort!, metrics.registry);
 try {
-  const worker = await startWorker(config, logger, { onFatal: (err) => fatal(logger, err, '') });
+  const worker = await startWorker(config, logger, { onFatal: (err) => fatal(logger, err, '') }, { metrics, inThread: true });
   parentPort!.on('message', (msg) => {
     // process.exit in a worker thread ends the thread only, whatever handles are still open; ship
     // what this thread logged first.

@@ -2,12 +2,13 @@
 // (src/ingest/pipeline.ts), queue, answer. Never touches the database.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { QueuedEvent } from '../../core/event.js';
+import type { IgnoreReason, QueuedEvent } from '../../core/event.js';
 import type { Site } from '../../core/site.js';
 import type { IngestResult } from '../../ingest/pipeline.js';
 import { ingestSite } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
 import { ApiError, validationFailed, type FieldError } from '../errors.js';
+import { ingestRejectionHook } from '../../metrics/fastify.js';
 
 function request(req: FastifyRequest, site: Site, body: unknown, now: number) {
   return {
@@ -22,14 +23,17 @@ function request(req: FastifyRequest, site: Site, body: unknown, now: number) {
 
 type BatchResult =
   | { index: number; status: 'accepted' }
-  | { index: number; status: 'ignored'; reason: string }
+  | { index: number; status: 'ignored'; reason: IgnoreReason }
   | { index: number; status: 'refused'; code: number; error: string; message?: string; details?: FieldError[] };
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
-  app.post('/api/event', { config: { rateLimit } }, async (req, reply) => {
+  const metrics = ctx.metrics;
+  // Refusals are counted when the answer goes out (whichever step refused: rate limit, body, key, queue).
+  app.post('/api/event', { config: { rateLimit }, onResponse: ingestRejectionHook(metrics, 'event') }, async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const result = await ctx.ingest.run(request(req, site, req.body, ctx.now()));
     await ctx.batcher.add(result.event);
+    metrics.acceptEvent(result.kind === 'ignored' ? result.reason : undefined);
     if (result.kind === 'ignored') {
       return reply.code(202).send({ success: true, message: `Event ignored: ${result.reason}`, ignored: result.reason, processing_time_ms: elapsed(reply) });
     }
@@ -46,7 +50,10 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
     { error: 'Request body must be a JSON object' },
   );
 
-  app.post('/api/event/batch', { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes }, async (req, reply) => {
+  app.post(
+    '/api/event/batch',
+    { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes, onResponse: ingestRejectionHook(metrics, 'batch') },
+    async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const parsed = batchBody.safeParse(req.body);
     if (!parsed.success) {
@@ -76,6 +83,9 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
     }
     const count = (s: BatchResult['status']) => results.filter((r) => r.status === s).length;
     const summary = { accepted: count('accepted'), ignored: count('ignored'), refused: count('refused') };
+    // Each event refused by its own steps counts under its own status; the rest under the answer's.
+    req.ingestCounted = true;
+    for (const r of results) if (r.status === 'refused') metrics.rejectEvents(r.code);
     if (queued.length === 0) {
       // Nothing to queue: the batch is refused as a whole, with each event's reasons.
       const refused = results as Extract<BatchResult, { status: 'refused' }>[];
@@ -90,7 +100,13 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
       });
     }
     // One job for the whole request: acknowledged (202) or refused (503) together.
-    await ctx.batcher.addAll(queued);
+    try {
+      await ctx.batcher.addAll(queued);
+    } catch (err) {
+      metrics.rejectEvents(err instanceof ApiError ? err.statusCode : 503, queued.length);
+      throw err;
+    }
+    for (const r of results) if (r.status !== 'refused') metrics.acceptEvent(r.status === 'ignored' ? r.reason : undefined);
     return reply.code(202).send({
       success: true,
       message: `${summary.accepted} queued, ${summary.ignored} ignored, ${summary.refused} refused`,
@@ -98,5 +114,6 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
       results,
       processing_time_ms: elapsed(reply),
     });
-  });
+    },
+  );
 }

@@ -1,4 +1,5 @@
-// GET /api/health — 200 when the queue and the store answer, 503 otherwise (for load balancers).
+// GET /api/health — 200 when the queue and the store answer, 503 otherwise (liveness, for load
+// balancers). Readiness, with the workers and the backlog, is GET /api/ready.
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 
@@ -6,7 +7,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/health', async (_req, reply) => {
     const check = async (fn: () => Promise<void>) => {
       try {
-        await withTimeout(fn(), 2000);
+        await withTimeout(fn(), ctx.config.ready.checkTimeoutMs);
         return 'ok';
       } catch (err) {
         return `error: ${(err as Error).message}`;
