@@ -9,7 +9,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../src/config.js';
-import { IN_CI, REDIS_URL, canConnect } from './helpers/services.js';
+import { redisHeartbeats } from '../src/queue/heartbeat.js';
+import { IN_CI, REDIS_URL, canConnect, uniqueName } from './helpers/services.js';
+import { tempDir } from './helpers/stores.js';
+import { WORKER_ENTRY, sleep, spawnNode } from './helpers/system.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -363,21 +366,62 @@ describe.each(VARIANTS)('$file', ({ file, db, storeKind, dbVolumeTarget }) => {
     expect(await run(local, {}), 'nothing listening').toBe(1);
   });
 
-  it('checks the worker by reaching Redis with its own configuration', async () => {
+  it('checks the worker by its heartbeat, with the built health check script', () => {
     const argv = execArgv(healthTest(svc('worker')));
-    expect(argv.join(' ')).toMatch(/redis|REDIS/);
-    if (!fs.existsSync(path.join(ROOT, 'dist/src/config.js'))) {
+    expect(argv).toEqual(['node', 'dist/src/worker/healthcheck.js']);
+    expect(fs.existsSync(path.join(ROOT, 'src/worker/healthcheck.ts'))).toBe(true);
+    expect(argv.join(' '), 'not a Redis ping').not.toMatch(/ping/i);
+    // The health check's timeout leaves room for the script's own (twice HEALTH_CHECK_TIMEOUT_MS).
+    expect(durationMs(String((svc('worker').healthcheck as { timeout?: string }).timeout))).toBeGreaterThanOrEqual(2 * configDefault('HEALTH_CHECK_TIMEOUT_MS'));
+  });
+});
+
+// The worker health check (dist/src/worker/healthcheck.js, as the compose files run it) against the real
+// queue: a real worker process's heartbeat in Redis makes it healthy; no worker, a worker on another
+// host, a killed worker past WORKER_HEARTBEAT_TIMEOUT_SECONDS, or Redis down make it unhealthy.
+describe('the worker health check (heartbeat)', () => {
+  const built = fs.existsSync(path.join(ROOT, 'dist/src/worker/healthcheck.js'));
+
+  it('is healthy exactly while this host\'s worker sends heartbeats', async () => {
+    if (!built) {
       if (IN_CI) throw new Error('dist/ is missing: run `npm run build` first');
       console.warn('skipped: dist/ not built (npm run build)');
       return;
     }
-    expect(await run(argv, { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(await closedPort()) }), 'Redis down').toBe(1);
-    if (await canConnect(REDIS_URL)) {
-      expect(await run(argv, { REDIS_URL }), 'Redis up').toBe(0);
-    } else {
-      console.warn(`skipped (worker health check, Redis up): no Redis at ${REDIS_URL}`);
+    const argv = ['node', 'dist/src/worker/healthcheck.js'];
+    expect(await run(argv, { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(await closedPort()), HEALTH_CHECK_TIMEOUT_MS: '500' }), 'Redis down').toBe(1);
+    if (!(await canConnect(REDIS_URL))) {
+      if (IN_CI) throw new Error(`Redis not reachable at ${REDIS_URL} (CI=true: the service must run)`);
+      console.warn(`skipped (worker health check with Redis): no Redis at ${REDIS_URL}`);
+      return;
     }
-  });
+    const q = { name: uniqueName('health'), prefix: 'bull' };
+    const env = { REDIS_URL, QUEUE_NAME: q.name, WORKER_HEARTBEAT_TIMEOUT_SECONDS: '2', DATA_DIR: tempDir('analytics-health-') };
+    const heartbeats = redisHeartbeats({ url: REDIS_URL, port: 6379 }, q);
+    try {
+      expect(await run(argv, env), 'no worker at all').toBe(1);
+      // A worker of another container (another host name) does not make this one healthy.
+      await heartbeats.beat({ worker_id: 'elsewhere/1/x', host: 'elsewhere', pid: '1', started_at: Date.now(), seen_at: Date.now() }, 2000);
+      expect(await run(argv, env), 'a worker on another host').toBe(1);
+
+      const worker = spawnNode(WORKER_ENTRY, env, 'worker');
+      try {
+        await worker.waitForLine(/Worker started/);
+        expect(await run(argv, env), 'worker running').toBe(0);
+        worker.kill('SIGKILL');
+        await worker.exited;
+        // Still within the timeout after its last beat: healthy; once the timeout passed: not.
+        await sleep(2500);
+        expect(await run(argv, env), 'worker killed, timeout passed').toBe(1);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await heartbeats.remove('elsewhere/1/x').catch(() => {});
+      await heartbeats.close();
+      fs.rmSync(env.DATA_DIR, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('docker-compose.yml: MongoDB as a single-node replica set', () => {

@@ -158,7 +158,7 @@ export class WorkerWatch {
       if (seen.alive.length > 0) {
         if (this.state === 'missing') {
           const w = seen.alive[0]!;
-          this.logger.info(`A worker is running again: ${w.host}/${w.pid} (${seen.alive.length} seen in the last ${this.cfg.timeoutMs / 1000} s)`);
+          this.logger.info(`A worker is running: ${w.host}/${w.pid} (${seen.alive.length} seen in the last ${this.cfg.timeoutMs / 1000} s)`);
         }
         this.state = 'seen';
       } else if (now - this.startedAt >= this.cfg.timeoutMs && this.state !== 'missing') {

@@ -7,7 +7,8 @@ import type { AnalyticsStore } from './port.js';
 import { openSqliteStore } from './sql/sqlite.js';
 import { openPostgresStore } from './sql/postgres.js';
 
-export async function openStore(config: Pick<Config, 'store'>): Promise<AnalyticsStore> {
+/** `migrate: false` for short-lived readers (the worker's health check) of a store a worker already migrated. */
+export async function openStore(config: Pick<Config, 'store'>, opts: { migrate?: boolean } = {}): Promise<AnalyticsStore> {
   const c = config.store;
   let store: AnalyticsStore;
   switch (c.kind) {
@@ -24,6 +25,7 @@ export async function openStore(config: Pick<Config, 'store'>): Promise<Analytic
       break;
     }
   }
+  if (opts.migrate === false) return store;
   try {
     await store.migrate();
   } catch (err) {
