@@ -634,6 +634,23 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       expect(await store.countEvents(site.site_id)).toBe(0);
     });
 
+    // Issue 13: worker heartbeats for queues with no place of their own (SQS).
+    it('keeps one heartbeat per worker, newest first, prunes old ones, and deletes on request', async () => {
+      const hb = (id: string, seen: number) => ({ worker_id: id, host: `host-${id}`, pid: '4711', started_at: NOW - 60_000, seen_at: seen });
+      await store.recordHeartbeat(hb('a', NOW - 5000), NOW - 100_000);
+      await store.recordHeartbeat(hb('b', NOW - 2000), NOW - 100_000);
+      await store.recordHeartbeat(hb('a', NOW - 1000), NOW - 100_000); // a's next beat: updated, not added
+      expect(await store.listHeartbeats(NOW - 10_000)).toEqual([hb('a', NOW - 1000), hb('b', NOW - 2000)]);
+      expect((await store.listHeartbeats(NOW - 1500)).map((h) => h.worker_id)).toEqual(['a']);
+      // A beat prunes the workers not seen since `pruneBefore`.
+      await store.recordHeartbeat(hb('c', NOW), NOW - 1500);
+      expect((await store.listHeartbeats(0)).map((h) => h.worker_id)).toEqual(['c', 'a']);
+      await store.deleteHeartbeat('a');
+      await store.deleteHeartbeat('never-there');
+      expect(await store.listHeartbeats(0)).toEqual([hb('c', NOW)]);
+      await store.deleteHeartbeat('c');
+    });
+
     it('tells errors about the data from failures of the store itself', async () => {
       expect(store.isDataError(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toBe(false);
       expect(store.isDataError(Object.assign(new Error('relation "x" does not exist'), { code: '42P01' }))).toBe(false);
