@@ -13,7 +13,7 @@ export type AccessRefusal = { status: 401 | 403; body: { success: false; error: 
 export function refuseMetrics(authorization: string | undefined, access: MetricsAccess): AccessRefusal | undefined {
   if (access.public || !access.adminToken) return undefined;
   const token = bearerFromHeader(authorization);
-  if (!token) return { status: 401, body: { success: false, error: 'Unauthorized', message: 'Send Authorization: Bearer <ADMIN_TOKEN> (or set METRICS_PUBLIC=true)' } };
+  if (!token) return { status: 401, body: { success: false, error: 'Unauthorized', message: 'Send Authorization: Bearer <ADMIN_TOKEN>' } };
   if (!isAdminToken(token, access.adminToken)) return { status: 403, body: { success: false, error: 'Forbidden', message: 'Invalid admin token' } };
   return undefined;
 }
