@@ -95,10 +95,12 @@ function sqsInspector(config: Config): QueueInspector {
     async snapshot() {
       const [main, dlq] = await Promise.all([
         queueDepth(client, cfg.queueUrl),
-        deadLetter().then((url) => (url ? queueDepth(client, url) : undefined)),
+        // Unknown (NaN), not 0, when the dead-letter queue cannot be read (no permission on it, say).
+        deadLetter().then((url) => (url ? queueDepth(client, url) : undefined)).catch(() => null),
       ]);
+      const failed = dlq === null ? NaN : dlq ? dlq.visible + dlq.notVisible : 0;
       return {
-        jobs: { waiting: main.visible, active: main.notVisible, delayed: main.delayed, failed: dlq ? dlq.visible + dlq.notVisible : 0 },
+        jobs: { waiting: main.visible, active: main.notVisible, delayed: main.delayed, failed },
         oldestWaitingSince: undefined,
       };
     },
