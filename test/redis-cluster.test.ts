@@ -142,6 +142,9 @@ describe.runIf(available)('Redis Cluster', () => {
       const keys = await keysMentioning(sys.env.QUEUE_NAME!);
       expect(keys.some((k) => k.key.includes(':ratelimit:'))).toBe(true);
       expect(keys.some((k) => k.key.includes('-maintenance:'))).toBe(true);
+      // The workers' heartbeats too (a key per worker with a TTL, and their index).
+      expect(keys.some((k) => k.key.endsWith(':workers'))).toBe(true);
+      expect(keys.filter((k) => k.key.includes(':workers:')).length).toBe(2);
       expect(keys.every((k) => hashTag(k.key) === 'bull')).toBe(true);
       expect(new Set(keys.map((k) => k.port)).size).toBe(1);
       const { master } = await cluster.ownerOf(`${PREFIX}:${sys.env.QUEUE_NAME}:wait`);
@@ -173,6 +176,12 @@ describe.runIf(available)('Redis Cluster', () => {
       const health = await sys.request('GET', '/api/health');
       expect(health.status).toBe(200);
       expect(health.json.data.queue).toEqual({ kind: 'bullmq', status: 'ok' });
+    });
+
+    it('is ready, with both workers seen through their heartbeats on the cluster', async () => {
+      const ready = await sys.request('GET', '/api/ready');
+      expect(ready.status, ready.text).toBe(200);
+      expect(ready.json.data.checks).toMatchObject({ queue: { ok: true, kind: 'bullmq' }, workers: { ok: true, seen: 2 }, queue_age: { ok: true } });
     });
   });
 
