@@ -48,7 +48,7 @@ export class WorkerMetrics {
     });
     this.lag = new Histogram({
       name: 'analytics_event_lag_seconds',
-      help: "End-to-end lag of each event of an applied group: from the API's receipt (received_at) to the store's commit",
+      help: "End-to-end lag of each event of a completed job, from the API's receipt (received_at) to the store's commit (a job applied again counts again)",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400],
       registers,
     });
