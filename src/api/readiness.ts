@@ -130,18 +130,18 @@ export class WorkerWatch {
   private state: 'unknown' | 'seen' | 'missing' = 'unknown';
   private timers: NodeJS.Timeout[] = [];
   private checking = false;
-  private startedAt: number;
+  private startedAt = 0;
 
   constructor(
     private readiness: Readiness,
     private cfg: HeartbeatConfig & { checkTimeoutMs: number; hint: string },
     private logger: Logger,
     private now: () => number = Date.now,
-  ) {
-    this.startedAt = now();
-  }
+  ) {}
 
+  /** Called once the API listens: the timeout counts from then. */
   start(): void {
+    this.startedAt = this.now();
     const interval = setInterval(() => void this.check(), this.cfg.intervalMs);
     const first = setTimeout(() => void this.check(), this.cfg.timeoutMs);
     interval.unref();
