@@ -1,6 +1,7 @@
 // The API's metrics: ingestion counters, per-route request durations, store read latency. Ingestion
 // counts events (not requests): an /api/event request is one event, a batch counts each of its events.
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { RequestHistogram } from './request-histogram.js';
 import { IGNORE_REASONS, type IgnoreReason } from '../core/event.js';
 import { storeDurationHistogram } from './store-timing.js';
 
@@ -8,7 +9,7 @@ export class ApiMetrics {
   readonly accepted: Counter;
   readonly ignored: Counter<'reason'>;
   readonly rejected: Counter<'status'>;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly httpDuration: RequestHistogram<'method' | 'route' | 'status_code'>;
   readonly storeDuration: Histogram<'operation'>;
   /** Label children made once: the hot path does no label bookkeeping of its own. */
   private ignoredBy = new Map<IgnoreReason, Counter.Internal>();
@@ -32,13 +33,14 @@ export class ApiMetrics {
       labelNames: ['status'],
       registers: [registry],
     });
-    this.httpDuration = new Histogram({
-      name: 'analytics_http_request_duration_seconds',
-      help: 'HTTP request durations by method, route pattern (never the raw URL) and status code',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    });
+    // On every request: the cheap histogram (see request-histogram.ts), same name, labels and rendering.
+    this.httpDuration = new RequestHistogram(
+      registry,
+      'analytics_http_request_duration_seconds',
+      'HTTP request durations by method, route pattern (never the raw URL) and status code',
+      ['method', 'route', 'status_code'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
     this.storeDuration = storeDurationHistogram(registry);
     for (const reason of IGNORE_REASONS) {
       this.ignoredBy.set(reason, this.ignored.labels(reason));

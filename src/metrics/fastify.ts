@@ -2,8 +2,8 @@
 // hook gives every route (those of plugins too) its own onResponse hook that knows the route's
 // pattern, so no request ever builds a label from its raw URL.
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler, RouteOptions } from 'fastify';
-import type { Histogram } from 'prom-client';
 import type { ApiMetrics } from './api.js';
+import type { HistogramSeries, RequestHistogram } from './request-histogram.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,14 +23,14 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: ApiMetrics
   });
 }
 
-function durationHook(histogram: Histogram<'method' | 'route' | 'status_code'>, method: string, route: string): onResponseHookHandler {
-  // One child per status code this route answers (a handful).
-  const byStatus = new Map<number, Histogram.Internal<'method' | 'route' | 'status_code'>>();
+function durationHook(histogram: RequestHistogram<'method' | 'route' | 'status_code'>, method: string, route: string): onResponseHookHandler {
+  // One series per status code this route answers (a handful), bound once.
+  const byStatus = new Map<number, HistogramSeries>();
   return (_req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
     let child = byStatus.get(status);
     if (!child) {
-      child = histogram.labels(method, route, String(status));
+      child = histogram.child({ method, route, status_code: String(status) });
       byStatus.set(status, child);
     }
     child.observe(reply.elapsedTime / 1000);

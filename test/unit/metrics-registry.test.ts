@@ -1,11 +1,12 @@
 // The metrics plumbing that needs no server: merging the embedded thread's registry into the API's,
 // the scrape cache, the access rule, and the per-event ingestion counters.
 import { describe, expect, it } from 'vitest';
-import { register } from 'prom-client';
+import { Histogram, register } from 'prom-client';
 import { refuseMetrics } from '../../src/metrics/access.js';
 import { ApiMetrics } from '../../src/metrics/api.js';
 import { CachedRead, withTimeout } from '../../src/metrics/cache.js';
 import { createRegistry, mergedMetricsText } from '../../src/metrics/registry.js';
+import { RequestHistogram } from '../../src/metrics/request-histogram.js';
 import { WorkerMetrics } from '../../src/metrics/worker.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 
@@ -101,5 +102,30 @@ describe('ApiMetrics', () => {
     // prom-client's global registry stays empty.
     expect(register.getSingleMetric('analytics_events_accepted_total')).toBeUndefined();
     expect(await register.getMetricsAsJSON()).toEqual([]);
+  });
+});
+
+describe('RequestHistogram (the request path\'s histogram)', () => {
+  it('renders exactly as prom-client\'s Histogram does for the same observations, and merges the same way', async () => {
+    const buckets = [0.001, 0.01, 0.1, 1];
+    const ours = createRegistry({ processMetrics: false });
+    const theirs = createRegistry({ processMetrics: false });
+    const h = new RequestHistogram(ours, 'x_seconds', 'help text', ['route', 'status_code'], buckets);
+    const p = new Histogram({ name: 'x_seconds', help: 'help text', labelNames: ['route', 'status_code'], buckets, registers: [theirs] });
+    const observations: [string, string, number][] = [
+      ['/a', '200', 0.0005], ['/a', '200', 0.001], ['/a', '200', 0.05], ['/a', '404', 3], ['/b/:id', '200', 0.2], ['/a', '200', 1],
+    ];
+    for (const [route, status_code, v] of observations) {
+      h.child({ route, status_code }).observe(v);
+      p.labels(route, status_code).observe(v);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    // The same JSON too (prom-client adds an empty exemplar field).
+    const withoutExemplars = (json: Awaited<ReturnType<typeof theirs.getMetricsAsJSON>>) =>
+      json.map((m) => ({ ...m, values: m.values.map((v) => Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'exemplar'))) }));
+    expect(await ours.getMetricsAsJSON()).toEqual(withoutExemplars(await theirs.getMetricsAsJSON()));
+    const merged = parsePrometheus(await mergedMetricsText([await ours.getMetricsAsJSON(), await theirs.getMetricsAsJSON()]));
+    expect(merged.value('x_seconds_count', { route: '/a', status_code: '200' })).toBe(8);
+    expect(merged.value('x_seconds_bucket', { route: '/a', status_code: '200', le: '0.001' })).toBe(4);
   });
 });
