@@ -9,7 +9,8 @@ const config = configOrExit('api');
 const logger = createLogger(config, 'api');
 
 try {
-  const server = await startServer(config, logger, { onFatal: (err) => fatal(logger, err, '') });
+  // With a worker thread, the API's worker watch starts once the thread's worker runs.
+  const server = await startServer(config, logger, { onFatal: (err) => fatal(logger, err, ''), deferWorkerWatch: config.worker.inProcess });
   let thread: Worker | undefined;
   let stopping = false;
   if (config.worker.inProcess) {
@@ -24,6 +25,9 @@ try {
     thread.on('error', (err) => logger.error({ err }, `Worker thread failed: ${err.message}`));
     // One scrape of /metrics shows the thread's worker metrics too.
     server.addMetricsSource(threadMetrics(thread, config.ready.checkTimeoutMs));
+    thread.on('message', (msg: unknown) => {
+      if ((msg as { type?: unknown } | null)?.type === 'worker-started') server.startWorkerWatch();
+    });
     thread.on('exit', (code) => {
       if (code !== 0 && !stopping) fatal(logger, new Error(`worker thread exited with code ${code}`));
     });

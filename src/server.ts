@@ -19,14 +19,10 @@ import { IngestPipeline } from './ingest/pipeline.js';
 import { SaltCache } from './ingest/salts.js';
 import { upcomingSaltDays } from './core/salt.js';
 import { loadCountryDb } from './enrich/country.js';
-import { Readiness, WorkerWatch } from './api/readiness.js';
+import { createOperations } from './api/operations.js';
 import { ApiMetrics } from './metrics/api.js';
-import { CachedRead } from './metrics/cache.js';
-import { registerQueueGauges } from './metrics/queue.js';
 import { createRegistry, type MetricsJson } from './metrics/registry.js';
 import { withTimedReads } from './metrics/store-timing.js';
-import { openHeartbeats } from './queue/heartbeat.js';
-import { createQueueInspector } from './queue/inspect.js';
 
 /** How often an API server re-reads the salts (deleted ones disappear; new ones are made on demand). */
 const SALT_REFRESH_MS = 10 * 60_000;
@@ -37,12 +33,19 @@ export interface RunningServer {
   url: string;
   /** Merges another registry of this process (the embedded worker thread's) into /metrics. */
   addMetricsSource(source: () => Promise<MetricsJson>): void;
+  /** Starts the warning about missing workers (at once, unless `deferWorkerWatch`); later calls do nothing. */
+  startWorkerWatch(): void;
   close(): Promise<void>;
 }
 
 export interface ServerHooks {
   /** Called when the API must stop for good after it started (its queue is bound to another store). */
   onFatal?: (err: Error) => void;
+  /**
+   * The caller starts the worker watch itself (`startWorkerWatch`): `npm start` with its worker
+   * thread, once the thread's worker runs, so a slow thread start is no reason to warn.
+   */
+  deferWorkerWatch?: boolean;
 }
 
 /** The API's store reads, timed for analytics_store_duration_seconds. */
@@ -141,32 +144,8 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     };
   }
 
-  // Queue depth and worker heartbeats, read from the queue's backend, cached between scrapes.
-  const inspector = createQueueInspector(config, producer, embeddedQueueFile(config));
-  const heartbeats = openHeartbeats(config, embeddedQueueFile(config), store);
-  const queueSnapshot = new CachedRead(() => inspector.snapshot(), config.metrics.queueCacheMs);
-  const aliveWorkers = new CachedRead(
-    async () => (await heartbeats.seenSince(Date.now() - config.heartbeat.timeoutMs)),
-    config.metrics.queueCacheMs,
-  );
-  registerQueueGauges(metrics.registry, { queue: () => queueSnapshot.get(), workers: () => aliveWorkers.get() }, {
-    timeoutMs: config.ready.checkTimeoutMs,
-    oldestAge: config.queue.kind !== 'sqs',
-  });
-  const workerHint =
-    config.queue.kind === 'embedded' && config.worker.inProcess
-      ? 'This API runs a worker thread (RUN_WORKER): see its log lines above.'
-      : 'Start one with the same queue and store settings as this API: npm run worker:prod (or node dist/worker/processor.js).';
-  const readiness = new Readiness({
-    queue,
-    store,
-    heartbeats,
-    queueSnapshot: () => queueSnapshot.get(),
-    heartbeat: config.heartbeat,
-    ready: config.ready,
-    workerHint,
-  });
-  const watch = new WorkerWatch(readiness, { ...config.heartbeat, checkTimeoutMs: config.ready.checkTimeoutMs, hint: workerHint }, logger);
+  // Queue counts and worker heartbeats for /metrics, /api/ready and the warning about missing workers.
+  const operations = createOperations({ config, queue, producer, store, metrics, logger });
   const metricsSources: (() => Promise<MetricsJson>)[] = [];
 
   const ctx: ApiContext = {
@@ -181,7 +160,7 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     now: Date.now,
     metrics,
     metricsSources,
-    readiness,
+    readiness: operations.readiness,
   };
   if (config.session.secretSource === 'random') {
     logger.warn(
@@ -191,7 +170,7 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
   const app = await buildApp(ctx, { logger, redis, dashboardDir: dashboardDir() });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info(`API listening on ${address} (${queueLabel(config)}, ${store.kind} store)`);
-  watch.start();
+  if (!hooks.deferWorkerWatch) operations.startWorkerWatch();
   if (config.ingest.trustProxy === true) {
     logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For entry, which clients can write themselves: set the hop count or the addresses of your proxies instead (see the README)');
   }
@@ -201,12 +180,11 @@ export async function startServer(config: Config, logger: Logger, hooks: ServerH
     ctx,
     url: address,
     addMetricsSource: (source) => void metricsSources.push(source),
+    startWorkerWatch: () => operations.startWorkerWatch(),
     close: async () => {
       stopping.abort();
-      watch.stop();
       await app.close();
-      await inspector.close();
-      await heartbeats.close();
+      await operations.close();
       sites.stop();
       salts.stop();
       await queue.close();

@@ -16,6 +16,8 @@ const metrics = new WorkerMetrics(createRegistry({ processMetrics: false }));
 answerMetricsRequests(parentPort!, metrics.registry);
 try {
   const worker = await startWorker(config, logger, { onFatal: (err) => fatal(logger, err, '') }, { metrics, inThread: true });
+  // The API's worker watch counts from here.
+  parentPort!.postMessage({ type: 'worker-started' });
   parentPort!.on('message', (msg) => {
     // process.exit in a worker thread ends the thread only, whatever handles are still open; ship
     // what this thread logged first.
