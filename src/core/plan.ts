@@ -1,7 +1,9 @@
 // The rollup plan: from a batch of new events of one site (their ids already resolved by the store)
 // and the stored visits of their visitors, everything the batch changes in the rollups — computed
 // once, here, whatever the database. Adapters execute a plan (store/*/) and report which membership
-// rows changed; `applyVisitorDeltas` turns that into the visitor counters.
+// rows of event-level values were new; `applyVisitorDeltas` turns that into their visitor counters.
+// Visitor counters of visit-level values (the visit dimensions, entry and exit pages) are computed
+// here from the visit records themselves: the visits are their membership (see visitorDeltas).
 //
 // Visits (the definitions the README gives): a visit is a run of one visitor's events with no gap
 // of SESSION_TIMEOUT or more; it belongs to the day and hour of its first event. The store keeps
@@ -81,14 +83,12 @@ export interface CounterDelta<I extends Id = Id> {
 }
 
 /**
- * One visitor's membership in a counter's row. `refs` 0: insert if absent (event-level values: the
- * visitor counts once, for good). ±n: a reference count (visit-level values, which a visit can
- * give back when it changes); the visitor counts while it is above zero.
+ * One visitor's membership in a counter's row of an event-level value (totals, page, event,
+ * property): inserted if absent, never taken back: the visitor counts once, for good.
  */
 export interface MemberOp<I extends Id = Id> {
   counter: CounterDelta<I>;
   visitor: I;
-  refs: number;
 }
 
 export interface RollupPlan<I extends Id = Id> {
@@ -102,8 +102,11 @@ export interface RollupPlan<I extends Id = Id> {
 export interface PlanInput<I extends Id = Id> {
   events: PlanEvent<I>[];
   /**
-   * The stored visits of the batch's visitors that end after (first event − timeout) and start
-   * before (last event + timeout): every visit an event of the batch can touch. More do no harm.
+   * Per visitor of the batch: every stored visit an event of the batch can touch (ends after its
+   * first event − timeout, starts before its last event + timeout), AND every stored visit whose
+   * start lies in a local day that holds the start of one of those or of an event (visitor counts
+   * of visit-level values compare a visitor's visits per bucket). Adapters read a superset: see
+   * `visitWindow`. More do no harm.
    */
   visits: ReadonlyMap<I, VisitRecord<I>[]>;
   timeoutMs: number;
@@ -116,9 +119,57 @@ export const isBounce = (v: Pick<VisitRecord, 'pageviews' | 'events'>) => v.page
 
 const compare = (a: Id, b: Id) => (a < b ? -1 : a > b ? 1 : 0);
 
+const HOUR_MS = 3_600_000;
+/** A local day, DST days included, lies within ±25 h of any instant in it. */
+export const DAY_REACH_MS = 25 * HOUR_MS;
+/** Visits longer than this that overlap a batch cost adapters a second read (see VisitWindow). */
+const LONG_VISIT_MS = 6 * HOUR_MS;
+
+/**
+ * Which stored visits an adapter reads for PlanInput.visits, for a batch's events of one site.
+ * First read, per visitor: `start < hi and (start >= lo or last > from)`. That holds every visit
+ * an event can touch (`overlaps`: last > from and start < to) and every visit starting within 25 h
+ * of an event or of such a visit — unless one of those started before lo + 25 h (a visit of more
+ * than 6 hours): then `missingFrom` says where a second read, `start >= it and start < lo and
+ * last <= from`, begins. The visits of the days of every record the batch changes are then read.
+ */
+export class VisitWindow {
+  /** The events' span widened by the timeout: a visit overlapping it may merge with an event. */
+  readonly from: number;
+  readonly to: number;
+  /** The starts read at once. */
+  readonly lo: number;
+  readonly hi: number;
+
+  constructor(events: readonly { ts: number }[], timeoutMs: number) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const e of events) {
+      if (e.ts < min) min = e.ts;
+      if (e.ts > max) max = e.ts;
+    }
+    this.from = min - timeoutMs;
+    this.to = max + timeoutMs;
+    this.lo = this.from - LONG_VISIT_MS - DAY_REACH_MS;
+    this.hi = this.to + DAY_REACH_MS;
+  }
+
+  overlaps(v: { start: number; last: number }): boolean {
+    return v.last > this.from && v.start < this.to;
+  }
+
+  /** Where the second read begins, or undefined when the first read holds every visit needed. */
+  missingFrom(visits: Iterable<{ start: number; last: number }>): number | undefined {
+    let min = Infinity;
+    for (const v of visits) if (this.overlaps(v) && v.start < min) min = v.start;
+    return min - DAY_REACH_MS < this.lo ? min - DAY_REACH_MS : undefined;
+  }
+}
+
 class Builder<I extends Id> {
   private counterMap = new Map<string, CounterDelta<I>>();
-  private memberMap = new Map<string, MemberOp<I>>();
+  /** Event-level memberships: the visitors of each counter row, once each. */
+  private memberMap = new Map<CounterDelta<I>, Set<I>>();
 
   constructor(readonly none: I) {}
 
@@ -138,19 +189,19 @@ class Builder<I extends Id> {
     fn(this.counter(HOUR, b.hour, dim, scope, value));
   }
 
-  /** Insert-if-absent ops stay 0; reference-counted ops add up (and may cancel out). */
-  member(c: CounterDelta<I>, visitor: I, refs: number): void {
-    const key = `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}|${visitor}|${refs === 0 ? 'i' : 'r'}`;
-    const m = this.memberMap.get(key);
-    if (!m) this.memberMap.set(key, { counter: c, visitor, refs });
-    else m.refs += refs;
+  /** An insert-if-absent membership of an event-level value. */
+  member(c: CounterDelta<I>, visitor: I): void {
+    const set = this.memberMap.get(c);
+    if (set) set.add(visitor);
+    else this.memberMap.set(c, new Set([visitor]));
   }
 
   build(deleteVisits: RollupPlan<I>['deleteVisits'], putVisits: VisitRecord<I>[]): RollupPlan<I> {
-    const members = [...this.memberMap.entries()].filter(([k, m]) => k.endsWith('|i') || m.refs !== 0).map(([, m]) => m);
-    const referenced = new Set(members.map((m) => m.counter));
-    const isZero = (c: CounterDelta<I>) => !c.pageviews && !c.events && !c.visits && !c.bounces && !c.durationMs;
-    const counters = [...this.counterMap.values()].filter((c) => !isZero(c) || referenced.has(c));
+    const members: MemberOp<I>[] = [];
+    for (const [counter, visitors] of this.memberMap) for (const visitor of visitors) members.push({ counter, visitor });
+    // Rows whose only change is their visitors (a visitor moved between values) are kept.
+    const isZero = (c: CounterDelta<I>) => !c.pageviews && !c.events && !c.visits && !c.bounces && !c.durationMs && !c.visitors;
+    const counters = [...this.counterMap.values()].filter((c) => !isZero(c) || this.memberMap.has(c));
     // Every bucket the plan changes gets its totals row's revision bumped (readers' cache check).
     const touched = new Map<string, CounterDelta<I>>();
     for (const c of counters) {
@@ -168,11 +219,19 @@ export function planBatch<I extends Id>(input: PlanInput<I>): RollupPlan<I> {
   const events = [...input.events].sort((x, y) => compare(x.visitor, y.visitor) || x.ts - y.ts || compare(x.id, y.id));
   const deleteVisits: RollupPlan<I>['deleteVisits'] = [];
   const putVisits: VisitRecord<I>[] = [];
+  // Buckets of visit starts, computed once per start (a timezone lookup each).
+  const startBuckets = new Map<number, EventBuckets>();
+  const bucketsAt = (ts: number) => {
+    let at = startBuckets.get(ts);
+    if (!at) startBuckets.set(ts, (at = input.bucketsOf(ts)));
+    return at;
+  };
   let i = 0;
   while (i < events.length) {
     const visitor = events[i]!.visitor;
     const stored = [...(input.visits.get(visitor) ?? [])].sort((x, y) => x.start - y.start);
-    let records = stored.map((r) => ({ ...r }));
+    // Records are never changed in place: a merge makes a new one, so the untouched stay identical.
+    let records = stored;
     let touched = false;
     for (; i < events.length && events[i]!.visitor === visitor; i++) {
       const e = events[i]!;
@@ -186,13 +245,13 @@ export function planBatch<I extends Id>(input: PlanInput<I>): RollupPlan<I> {
     }
     if (!touched) continue;
     // Records unchanged by the batch cancel out; the others are given back and added anew.
-    const same = (x: VisitRecord<I>, y: VisitRecord<I>) =>
-      x.start === y.start && x.last === y.last && x.entry === y.entry && x.entryTs === y.entryTs && x.exit === y.exit && x.exitTs === y.exitTs &&
-      x.pageviews === y.pageviews && x.events === y.events && x.values.length === y.values.length && x.values.every((v, k) => v === y.values[k]);
-    const gone = stored.filter((s) => !records.some((r) => same(r, s)));
-    const fresh = records.filter((r) => !stored.some((s) => same(r, s)));
-    for (const r of gone) contribute(b, r, -1, input.bucketsOf(r.start));
-    for (const r of fresh) contribute(b, r, 1, input.bucketsOf(r.start));
+    const kept = new Set(records);
+    const gone = stored.filter((s) => !kept.has(s));
+    const before = new Set(stored);
+    const fresh = records.filter((r) => !before.has(r));
+    for (const r of gone) contribute(b, r, -1, bucketsAt(r.start));
+    for (const r of fresh) contribute(b, r, 1, bucketsAt(r.start));
+    visitorDeltas(b, stored, records, [...gone, ...fresh], bucketsAt);
     for (const r of gone) if (!fresh.some((f) => f.start === r.start)) deleteVisits.push({ visitor, start: r.start });
     putVisits.push(...fresh);
   }
@@ -204,7 +263,7 @@ function countEvent<I extends Id>(b: Builder<I>, e: PlanEvent<I>): void {
   const add = (c: CounterDelta<I>) => {
     if (e.isPageview) c.pageviews++;
     else c.events++;
-    b.member(c, e.visitor, 0);
+    b.member(c, e.visitor);
   };
   b.each(e.buckets, TOTAL.id, b.none, b.none, add);
   for (const [dim, scope, value] of e.eventValues) b.each(e.buckets, dim, scope, value, add);
@@ -255,8 +314,8 @@ function mergeVisits<I extends Id>(a: VisitRecord<I>, b: VisitRecord<I>, none: I
 
 /**
  * A visit's part of the rollups, in the buckets where it started (sign -1 takes it back): totals'
- * visits, bounces and duration; per visit dimension its visits, page views, custom events and its
- * visitor; its entry and exit pages.
+ * visits, bounces and duration; per visit dimension its visits, page views and custom events; its
+ * entry and exit pages. Visitors of these rows: visitorDeltas.
  */
 function contribute<I extends Id>(b: Builder<I>, v: VisitRecord<I>, sign: 1 | -1, at: EventBuckets): void {
   b.each(at, TOTAL.id, b.none, b.none, (c) => {
@@ -265,12 +324,10 @@ function contribute<I extends Id>(b: Builder<I>, v: VisitRecord<I>, sign: 1 | -1
     c.durationMs += sign * (v.last - v.start);
   });
   VISIT_DIMENSIONS.forEach((d, k) => {
-    // A visit stored before a dimension was added has no value for it.
-    b.each(at, d.id, b.none, v.values[k] ?? b.none, (c) => {
+    b.each(at, d.id, b.none, slotValue(v, k, b.none), (c) => {
       c.visits += sign;
       c.pageviews += sign * v.pageviews;
       c.events += sign * v.events;
-      b.member(c, v.visitor, sign);
     });
   });
   for (const [dim, page] of [
@@ -280,30 +337,77 @@ function contribute<I extends Id>(b: Builder<I>, v: VisitRecord<I>, sign: 1 | -1
     if (page === b.none) continue;
     b.each(at, dim, b.none, page, (c) => {
       c.visits += sign;
-      b.member(c, v.visitor, sign);
     });
   }
 }
 
-/** What the store reports per membership op of a plan. */
-export type MemberResult = { inserted: boolean } | { refsAfter: number };
+/** The visit-level dimensions, as slots of a visit: the visit dimensions in registry order, then entry and exit. */
+const SLOT_DIMS = [...VISIT_DIMENSIONS.map((d) => d.id), ENTRY.id, EXIT.id];
+const ENTRY_SLOT = VISIT_DIMENSIONS.length;
+
+/** A visit's value in a slot; a visit stored before a dimension was added has none for it. */
+function slotValue<I extends Id>(v: VisitRecord<I>, slot: number, none: I): I {
+  if (slot < ENTRY_SLOT) return v.values[slot] ?? none;
+  return slot === ENTRY_SLOT ? v.entry : v.exit;
+}
 
 /**
- * Visitor counts from the membership results: an inserted row is a new visitor of its counter's
- * row; a reference count that rose from zero adds one, one that fell to zero takes one away.
+ * Visitors of visit-level values. A visitor counts for a value in a bucket while one of its visits
+ * starting in that bucket has the value (entry and exit pages: `none` is no row). For each bucket
+ * holding the start of a record the batch gave back or added, the visitor's values over its stored
+ * records starting there (before) are compared with those over its records after the batch:
+ * `visitors += (in after) − (in before)`.
  */
-export function applyVisitorDeltas<I extends Id>(plan: RollupPlan<I>, results: MemberResult[]): void {
-  plan.members.forEach((m, i) => {
-    const r = results[i]!;
-    if ('inserted' in r) {
-      if (r.inserted) m.counter.visitors++;
-      return;
+function visitorDeltas<I extends Id>(
+  b: Builder<I>,
+  stored: VisitRecord<I>[],
+  after: VisitRecord<I>[],
+  changed: VisitRecord<I>[],
+  bucketsAt: (ts: number) => EventBuckets,
+): void {
+  for (const grain of [DAY, HOUR] as const) {
+    const bucketOf = (v: VisitRecord<I>) => (grain === DAY ? bucketsAt(v.start).day : bucketsAt(v.start).hour);
+    const buckets = new Set(changed.map(bucketOf));
+    for (const bucket of buckets) {
+      const was = stored.filter((v) => bucketOf(v) === bucket);
+      const now = after.filter((v) => bucketOf(v) === bucket);
+      for (let slot = 0; slot < SLOT_DIMS.length; slot++) {
+        const before = distinctValues(was, slot, b.none);
+        const later = distinctValues(now, slot, b.none);
+        for (const value of later) if (!before.includes(value)) b.counter(grain, bucket, SLOT_DIMS[slot]!, b.none, value).visitors++;
+        for (const value of before) if (!later.includes(value)) b.counter(grain, bucket, SLOT_DIMS[slot]!, b.none, value).visitors--;
+      }
     }
-    const before = r.refsAfter - m.refs;
-    if (before <= 0 && r.refsAfter > 0) m.counter.visitors++;
-    else if (before > 0 && r.refsAfter <= 0) m.counter.visitors--;
+  }
+}
+
+/** The distinct values of the visits in a slot (a few at most: one visitor's visits of one bucket). */
+function distinctValues<I extends Id>(visits: VisitRecord<I>[], slot: number, none: I): I[] {
+  const out: I[] = [];
+  for (const v of visits) {
+    const value = slotValue(v, slot, none);
+    if (slot >= ENTRY_SLOT && value === none) continue;
+    if (!out.includes(value)) out.push(value);
+  }
+  return out;
+}
+
+/**
+ * Visitor counts of event-level values from the membership results: a row the store inserted
+ * (`inserted[i]` for plan.members[i]) is a new visitor of its counter's row.
+ */
+export function applyVisitorDeltas<I extends Id>(plan: RollupPlan<I>, inserted: readonly boolean[]): void {
+  plan.members.forEach((m, i) => {
+    if (inserted[i]) m.counter.visitors++;
   });
 }
 
 /** Dimensions by id, for adapters and readers. */
 export const DIMENSION_BY_ID = new Map(DIMENSIONS.map((d) => [d.id, d]));
+
+/** Whether a dimension's memberships are derived from visit records (not member rows). */
+export const isVisitLevel = (dim: number) => SLOT_DIMS.includes(dim);
+
+/** The slot of a visit-level dimension in a visit: its VISIT_DIMENSIONS index, or entry / exit. */
+export const slotOf = (dim: number) => SLOT_DIMS.indexOf(dim);
+export { ENTRY_SLOT, SLOT_DIMS };
