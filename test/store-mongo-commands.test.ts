@@ -1281,7 +1281,7 @@ describe('MongoDB store: commands sent to the server', () => {
     });
 
     /** The distinct visitors per value of a visit-level dimension: visits, moved visits, legacy members. */
-    const visitsByValue = (value: Document, bucketField: 'start_day' | 'start_hour', p: { grain: number; from: number; to: number }, from: number, to: number, dim: number, tail: Document[]) => ({
+    const visitsByValue = (value: Document | string, bucketField: 'start_day' | 'start_hour', p: { grain: number; from: number; to: number }, from: number, to: number, dim: number, tail: Document[]) => ({
       aggregate: 'visits',
       pipeline: [
         { $match: { site_id: SITE, start_ms: { $gte: from, $lt: to } } },
