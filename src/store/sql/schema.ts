@@ -412,7 +412,11 @@ const migrations: Migration[] = [
   migrateToVersion2,
   // 5: visit-level memberships are the visit records (read by bucket: visits by start), and the
   // visits past retention are kept in a compact table. Member rows of visit-level dimensions that
-  // version 4 wrote stay, and readers still count them (read.ts).
+  // version 4 wrote stay, and readers still count those with refs > 0 (read.ts), so days written
+  // before the upgrade keep exact ranges. One inexactness remains: a visit still open at the
+  // upgrade that a later event changes (its exit page, or its first event) leaves its old value's
+  // row behind, so that visitor can still count for the old value in a range that holds its day.
+  // Its counters are exact; only range unions can see it, and only on the day of the upgrade.
   async (db) => {
     await db.schema.createIndex('visits_site_start').ifNotExists().on('visits').columns(['site_id', 'start_ms']).execute();
     await db.schema
