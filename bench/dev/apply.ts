@@ -80,10 +80,12 @@ try {
   const prepared = events.map((e) => prepareEvent(e, site));
   const prepareMs = performance.now() - t0;
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < prepared.length; i += BATCH) {
     await store.applyEvents(prepared.slice(i, i + BATCH), { now, sessionTimeoutMs: 30 * MIN });
   }
   const applyMs = performance.now() - t1;
+  const cpu = process.cpuUsage(cpu0);
   const rows: Record<string, number> = {};
   for (const t of ['events', 'visits', 'visitors', 'dictionary', 'rollups', 'members']) {
     const r = await sql<{ n: number }>`select count(*) as n from ${sql.table(t)}`.execute(store.db);
@@ -92,6 +94,9 @@ try {
   console.log(`${STORE}: ${N} events in batches of ${BATCH}`);
   console.log(`  prepare  ${(prepareMs / N * 1000).toFixed(1)} µs/event`);
   console.log(`  apply    ${Math.round(N / (applyMs / 1000))} events/s (${(applyMs / 1000).toFixed(1)} s)`);
+  // CPU of this process only (SQLite runs in it; PostgreSQL's server work is not included): a
+  // steadier measure than events/s on a machine shared with other work.
+  console.log(`  cpu      ${((cpu.user + cpu.system) / N).toFixed(1)} µs/event in this process`);
   console.log(`  rows per event: ${Object.entries(rows).map(([t, n]) => `${t} ${(n / N).toFixed(2)}`).join(', ')}`);
 } finally {
   await done();

@@ -93,6 +93,7 @@ export interface MemberOp<I extends Id = Id> {
 
 export interface RollupPlan<I extends Id = Id> {
   counters: CounterDelta<I>[];
+  /** Memberships of event-level values; those of one counter row are adjacent. */
   members: MemberOp<I>[];
   /** Visit records to delete (by visitor and start) and to write. */
   deleteVisits: { visitor: I; start: number }[];
@@ -166,27 +167,33 @@ export class VisitWindow {
   }
 }
 
+/** Dimension ids are below this (the registry has 21): bucket × DIM_SPAN + dim is a unique number. */
+const DIM_SPAN = 128;
+
 class Builder<I extends Id> {
-  private counterMap = new Map<string, CounterDelta<I>>();
+  /** Per grain: bucket × DIM_SPAN + dim → scope → value → row. Numbers and ids as keys: no strings built per event. */
+  private readonly byGrain = [new Map<number, Map<I, Map<I, CounterDelta<I>>>>(), new Map<number, Map<I, Map<I, CounterDelta<I>>>>()];
+  /** Every row, in the order first touched. */
+  private readonly rows: CounterDelta<I>[] = [];
   /** Event-level memberships: the visitors of each counter row, once each. */
   private memberMap = new Map<CounterDelta<I>, Set<I>>();
 
   constructor(readonly none: I) {}
 
   counter(grain: Grain, bucket: number, dim: number, scope: I, value: I): CounterDelta<I> {
-    const key = `${grain}|${bucket}|${dim}|${scope}|${value}`;
-    let c = this.counterMap.get(key);
+    const byKey = this.byGrain[grain - 1]!;
+    const key = bucket * DIM_SPAN + dim;
+    let byScope = byKey.get(key);
+    if (!byScope) byKey.set(key, (byScope = new Map()));
+    let byValue = byScope.get(scope);
+    if (!byValue) byScope.set(scope, (byValue = new Map()));
+    let c = byValue.get(value);
     if (!c) {
       c = { grain, bucket, dim, scope, value, pageviews: 0, events: 0, visits: 0, bounces: 0, durationMs: 0, visitors: 0, revision: 0 };
-      this.counterMap.set(key, c);
+      byValue.set(value, c);
+      this.rows.push(c);
     }
     return c;
-  }
-
-  /** The rows of both grains of a bucket pair. */
-  each(b: EventBuckets, dim: number, scope: I, value: I, fn: (c: CounterDelta<I>) => void): void {
-    fn(this.counter(DAY, b.day, dim, scope, value));
-    fn(this.counter(HOUR, b.hour, dim, scope, value));
   }
 
   /** An insert-if-absent membership of an event-level value. */
@@ -201,15 +208,15 @@ class Builder<I extends Id> {
     for (const [counter, visitors] of this.memberMap) for (const visitor of visitors) members.push({ counter, visitor });
     // Rows whose only change is their visitors (a visitor moved between values) are kept.
     const isZero = (c: CounterDelta<I>) => !c.pageviews && !c.events && !c.visits && !c.bounces && !c.durationMs && !c.visitors;
-    const counters = [...this.counterMap.values()].filter((c) => !isZero(c) || this.memberMap.has(c));
+    const counters = this.rows.filter((c) => !isZero(c) || this.memberMap.has(c));
     // Every bucket the plan changes gets its totals row's revision bumped (readers' cache check).
-    const touched = new Map<string, CounterDelta<I>>();
+    const touched = new Set<CounterDelta<I>>();
     for (const c of counters) {
       const t = this.counter(c.grain, c.bucket, TOTAL.id, this.none, this.none);
       t.revision = 1;
-      touched.set(`${c.grain}|${c.bucket}`, t);
+      touched.add(t);
     }
-    const all = [...counters.filter((c) => !(c.dim === TOTAL.id && c.scope === this.none && c.value === this.none)), ...touched.values()];
+    const all = [...counters.filter((c) => !(c.dim === TOTAL.id && c.scope === this.none && c.value === this.none)), ...touched];
     return { counters: all, members, deleteVisits, putVisits };
   }
 }
@@ -236,7 +243,8 @@ export function planBatch<I extends Id>(input: PlanInput<I>): RollupPlan<I> {
     for (; i < events.length && events[i]!.visitor === visitor; i++) {
       const e = events[i]!;
       if (e.ignored !== undefined) {
-        b.each(e.buckets, IGNORED.id, input.none, e.ignored, (c) => c.events++);
+        b.counter(DAY, e.buckets.day, IGNORED.id, input.none, e.ignored).events++;
+        b.counter(HOUR, e.buckets.hour, IGNORED.id, input.none, e.ignored).events++;
         continue;
       }
       countEvent(b, e);
@@ -265,8 +273,12 @@ function countEvent<I extends Id>(b: Builder<I>, e: PlanEvent<I>): void {
     else c.events++;
     b.member(c, e.visitor);
   };
-  b.each(e.buckets, TOTAL.id, b.none, b.none, add);
-  for (const [dim, scope, value] of e.eventValues) b.each(e.buckets, dim, scope, value, add);
+  add(b.counter(DAY, e.buckets.day, TOTAL.id, b.none, b.none));
+  add(b.counter(HOUR, e.buckets.hour, TOTAL.id, b.none, b.none));
+  for (const [dim, scope, value] of e.eventValues) {
+    add(b.counter(DAY, e.buckets.day, dim, scope, value));
+    add(b.counter(HOUR, e.buckets.hour, dim, scope, value));
+  }
 }
 
 /** The visitor's visits (sorted by start) with one more event: it joins every visit it is within the timeout of. */
@@ -318,28 +330,28 @@ function mergeVisits<I extends Id>(a: VisitRecord<I>, b: VisitRecord<I>, none: I
  * entry and exit pages. Visitors of these rows: visitorDeltas.
  */
 function contribute<I extends Id>(b: Builder<I>, v: VisitRecord<I>, sign: 1 | -1, at: EventBuckets): void {
-  b.each(at, TOTAL.id, b.none, b.none, (c) => {
-    c.visits += sign;
-    if (isBounce(v)) c.bounces += sign;
-    c.durationMs += sign * (v.last - v.start);
-  });
-  VISIT_DIMENSIONS.forEach((d, k) => {
-    b.each(at, d.id, b.none, slotValue(v, k, b.none), (c) => {
+  const bounce = isBounce(v) ? sign : 0;
+  const duration = sign * (v.last - v.start);
+  for (const grain of GRAINS) {
+    const bucket = grain === DAY ? at.day : at.hour;
+    const t = b.counter(grain, bucket, TOTAL.id, b.none, b.none);
+    t.visits += sign;
+    t.bounces += bounce;
+    t.durationMs += duration;
+    for (let slot = 0; slot < SLOT_DIMS.length; slot++) {
+      const value = slotValue(v, slot, b.none);
+      if (slot >= ENTRY_SLOT && value === b.none) continue; // no page view: no entry or exit page
+      const c = b.counter(grain, bucket, SLOT_DIMS[slot]!, b.none, value);
       c.visits += sign;
-      c.pageviews += sign * v.pageviews;
-      c.events += sign * v.events;
-    });
-  });
-  for (const [dim, page] of [
-    [ENTRY.id, v.entry],
-    [EXIT.id, v.exit],
-  ] as const) {
-    if (page === b.none) continue;
-    b.each(at, dim, b.none, page, (c) => {
-      c.visits += sign;
-    });
+      if (slot < ENTRY_SLOT) {
+        c.pageviews += sign * v.pageviews;
+        c.events += sign * v.events;
+      }
+    }
   }
 }
+
+const GRAINS = [DAY, HOUR] as const;
 
 /** The visit-level dimensions, as slots of a visit: the visit dimensions in registry order, then entry and exit. */
 const SLOT_DIMS = [...VISIT_DIMENSIONS.map((d) => d.id), ENTRY.id, EXIT.id];
@@ -365,31 +377,37 @@ function visitorDeltas<I extends Id>(
   changed: VisitRecord<I>[],
   bucketsAt: (ts: number) => EventBuckets,
 ): void {
-  for (const grain of [DAY, HOUR] as const) {
+  for (const grain of GRAINS) {
     const bucketOf = (v: VisitRecord<I>) => (grain === DAY ? bucketsAt(v.start).day : bucketsAt(v.start).hour);
-    const buckets = new Set(changed.map(bucketOf));
-    for (const bucket of buckets) {
+    const done: number[] = [];
+    for (const r of changed) {
+      const bucket = bucketOf(r);
+      if (done.includes(bucket)) continue;
+      done.push(bucket);
       const was = stored.filter((v) => bucketOf(v) === bucket);
       const now = after.filter((v) => bucketOf(v) === bucket);
       for (let slot = 0; slot < SLOT_DIMS.length; slot++) {
-        const before = distinctValues(was, slot, b.none);
-        const later = distinctValues(now, slot, b.none);
-        for (const value of later) if (!before.includes(value)) b.counter(grain, bucket, SLOT_DIMS[slot]!, b.none, value).visitors++;
-        for (const value of before) if (!later.includes(value)) b.counter(grain, bucket, SLOT_DIMS[slot]!, b.none, value).visitors--;
+        const dim = SLOT_DIMS[slot]!;
+        // +1 for each value (once) that the visits after have and the visits before had not; -1 the other way.
+        for (let i = 0; i < now.length; i++) {
+          const value = slotValue(now[i]!, slot, b.none);
+          if ((slot >= ENTRY_SLOT && value === b.none) || holds(now, i, slot, value, b.none) || holds(was, was.length, slot, value, b.none)) continue;
+          b.counter(grain, bucket, dim, b.none, value).visitors++;
+        }
+        for (let i = 0; i < was.length; i++) {
+          const value = slotValue(was[i]!, slot, b.none);
+          if ((slot >= ENTRY_SLOT && value === b.none) || holds(was, i, slot, value, b.none) || holds(now, now.length, slot, value, b.none)) continue;
+          b.counter(grain, bucket, dim, b.none, value).visitors--;
+        }
       }
     }
   }
 }
 
-/** The distinct values of the visits in a slot (a few at most: one visitor's visits of one bucket). */
-function distinctValues<I extends Id>(visits: VisitRecord<I>[], slot: number, none: I): I[] {
-  const out: I[] = [];
-  for (const v of visits) {
-    const value = slotValue(v, slot, none);
-    if (slot >= ENTRY_SLOT && value === none) continue;
-    if (!out.includes(value)) out.push(value);
-  }
-  return out;
+/** Whether one of the first `n` visits has this value in the slot (a visitor has a few visits a bucket). */
+function holds<I extends Id>(visits: VisitRecord<I>[], n: number, slot: number, value: I, none: I): boolean {
+  for (let i = 0; i < n; i++) if (slotValue(visits[i]!, slot, none) === value) return true;
+  return false;
 }
 
 /**
@@ -401,6 +419,8 @@ export function applyVisitorDeltas<I extends Id>(plan: RollupPlan<I>, inserted: 
     if (inserted[i]) m.counter.visitors++;
   });
 }
+
+if (DIMENSIONS.some((d) => d.id >= DIM_SPAN)) throw new Error(`plan.ts: dimension ids must stay below ${DIM_SPAN}`);
 
 /** Dimensions by id, for adapters and readers. */
 export const DIMENSION_BY_ID = new Map(DIMENSIONS.map((d) => [d.id, d]));

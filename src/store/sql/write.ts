@@ -42,6 +42,36 @@ class CommittedCache<K, V> {
 }
 const EMPTY: ReadonlyMap<never, never> = new Map<never, never>();
 
+/**
+ * Membership rows known to be stored, per site and counter row: the visitors of each. A day sees
+ * each visitor again and again, and a counter row's key is built once per batch, not per member.
+ */
+class KnownMembers {
+  private sites = new Map<string, Map<string, Set<number>>>();
+  private size = 0;
+  constructor(private limit: number) {}
+  of(siteId: string): ReadonlyMap<string, ReadonlySet<number>> {
+    return this.sites.get(siteId) ?? EMPTY;
+  }
+  addAll(siteId: string, entries: [string, number][]): void {
+    if (entries.length === 0) return;
+    if (this.size + entries.length > this.limit) {
+      this.sites.clear();
+      this.size = 0;
+    }
+    let rows = this.sites.get(siteId);
+    if (!rows) this.sites.set(siteId, (rows = new Map()));
+    for (const [row, visitor] of entries) {
+      let visitors = rows.get(row);
+      if (!visitors) rows.set(row, (visitors = new Set()));
+      if (!visitors.has(visitor)) {
+        visitors.add(visitor);
+        this.size++;
+      }
+    }
+  }
+}
+
 const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key', 'day'], types: ['text', 'text', 'bigint'], key: ['site_id', 'visitor_key'] };
 const DICTIONARY: Table = { name: 'dictionary', columns: ['site_id', 'value_hash', 'value'], types: ['text', 'text', 'text'], key: ['site_id', 'value_hash'] };
 const BUCKET_KEY = ['site_id', 'grain', 'bucket', 'dim', 'scope', 'value'];
@@ -66,7 +96,7 @@ const VISITS: Table = {
 interface Learned {
   visitorIds: Map<string, [string, number][]>;
   valueIds: Map<string, [string, number][]>;
-  members: Map<string, [string, true][]>;
+  members: Map<string, [string, number][]>;
 }
 
 function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
@@ -75,14 +105,13 @@ function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
   return list;
 }
 
-const memberKey = (c: { grain: number; bucket: number; dim: number; scope: number; value: number }, visitor: number) =>
-  `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}|${visitor}`;
+const rowKey = (c: { grain: number; bucket: number; dim: number; scope: number; value: number }) => `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}`;
 
 export class SqlWriter {
   private visitorIds = new CommittedCache<string, number>(500_000);
   private valueIds = new CommittedCache<string, number>(500_000);
   /** Membership rows (insert-if-absent) known to be stored: a day sees each visitor again and again. */
-  private knownMembers = new CommittedCache<string, true>(2_000_000);
+  private knownMembers = new KnownMembers(2_000_000);
   private events: Table;
   private ignored: Table;
 
@@ -339,8 +368,19 @@ export class SqlWriter {
     const known = this.knownMembers.of(siteId);
     const inserted: boolean[] = new Array(plan.members.length).fill(false);
     const inserts: number[] = [];
+    const keys: string[] = new Array(plan.members.length);
+    let counter: RollupPlan<number>['counters'][number] | undefined;
+    let key = '';
+    let visitors: ReadonlySet<number> | undefined;
+    // plan.members lists the members of one counter row together.
     plan.members.forEach((m, i) => {
-      if (!known.has(memberKey(m.counter, m.visitor))) inserts.push(i);
+      if (m.counter !== counter) {
+        counter = m.counter;
+        key = rowKey(counter);
+        visitors = known.get(key);
+      }
+      keys[i] = key;
+      if (!visitors?.has(m.visitor)) inserts.push(i);
     });
     const memberRow = (i: number): Value[] => {
       const m = plan.members[i]!;
@@ -352,7 +392,7 @@ export class SqlWriter {
     const remember = learn(learned.members, siteId);
     insertOrder.forEach((i, k) => {
       inserted[i] = added[k]!;
-      remember.push([memberKey(plan.members[i]!.counter, plan.members[i]!.visitor), true]);
+      remember.push([keys[i]!, plan.members[i]!.visitor]);
     });
     applyVisitorDeltas(plan, inserted);
 
