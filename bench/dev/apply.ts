@@ -58,6 +58,20 @@ function traffic(siteId: string, n: number, now: number): QueuedEvent[] {
   return out.sort((a, b) => a.ts - b.ts);
 }
 
+/** CPU ms used so far by each of these local processes (from /proc); a process gone (an idle pool connection closed) is left out. */
+function serverCpuMs(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // clock ticks of 10 ms (USER_HZ 100)
+    } catch {
+      // not on this machine, or gone
+    }
+  }
+  return out;
+}
+
 async function open(): Promise<{ store: SqlStore; done: () => Promise<void> }> {
   if (STORE === 'postgres') {
     const schema = `apply_bench_${process.pid}`;
@@ -79,6 +93,12 @@ try {
   const t0 = performance.now();
   const prepared = events.map((e) => prepareEvent(e, site));
   const prepareMs = performance.now() - t0;
+  // PostgreSQL's side: the CPU of the pool's two server processes, when they run on this machine.
+  const backends =
+    STORE === 'postgres'
+      ? (await Promise.all([0, 1].map(() => sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.1)`.execute(store.db)))).map((r) => Number(r.rows[0]!.pid))
+      : [];
+  const serverCpu0 = serverCpuMs(backends);
   const t1 = performance.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < prepared.length; i += BATCH) {
@@ -97,6 +117,9 @@ try {
   // CPU of this process only (SQLite runs in it; PostgreSQL's server work is not included): a
   // steadier measure than events/s on a machine shared with other work.
   console.log(`  cpu      ${((cpu.user + cpu.system) / N).toFixed(1)} µs/event in this process`);
+  const serverCpu = serverCpuMs(backends);
+  const serverMs = [...serverCpu].reduce((ms, [pid, t]) => ms + t - (serverCpu0.get(pid) ?? t), 0);
+  if (serverCpu.size > 0) console.log(`           ${((serverMs * 1000) / N).toFixed(1)} µs/event in the PostgreSQL server's processes of this run`);
   console.log(`  rows per event: ${Object.entries(rows).map(([t, n]) => `${t} ${(n / N).toFixed(2)}`).join(', ')}`);
 } finally {
   await done();
