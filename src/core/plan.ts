@@ -287,7 +287,7 @@ function addToVisits<I extends Id>(records: VisitRecord<I>[], e: PlanEvent<I>, t
     visitor: e.visitor,
     start: e.ts,
     last: e.ts,
-    values: [...e.visitValues],
+    values: e.visitValues, // shared, never changed: records are replaced, not edited
     entry: e.isPageview ? e.page : none,
     entryTs: e.isPageview ? e.ts : -1,
     exit: e.isPageview ? e.page : none,
@@ -314,7 +314,7 @@ function mergeVisits<I extends Id>(a: VisitRecord<I>, b: VisitRecord<I>, none: I
     visitor: a.visitor,
     start: Math.min(a.start, b.start),
     last: Math.max(a.last, b.last),
-    values: [...first.values],
+    values: first.values,
     entry: entryOf.entry,
     entryTs: entryOf.entryTs,
     exit: exitOf.exit,
