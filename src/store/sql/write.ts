@@ -387,10 +387,11 @@ export class SqlWriter {
       const c = m.counter;
       return [siteId, c.grain, c.bucket, c.dim, c.scope, c.value, m.visitor, 1];
     };
-    const insertOrder = this.orderedIndexes(inserts, memberRow);
-    const added = await this.bulk.insertNew(trx, MEMBERS, insertOrder.map(memberRow));
+    // In any order: member rows and visit records are a visitor's, and every transaction writing
+    // them holds that visitor's lock (lockVisits), so no two transactions wait on the same ones.
+    const added = await this.bulk.insertNew(trx, MEMBERS, inserts.map(memberRow));
     const remember = learn(learned.members, siteId);
-    insertOrder.forEach((i, k) => {
+    inserts.forEach((i, k) => {
       inserted[i] = added[k]!;
       remember.push([keys[i]!, plan.members[i]!.visitor]);
     });
@@ -403,7 +404,7 @@ export class SqlWriter {
       await sql`delete from visits where site_id = ${siteId} and (visitor_id, start_ms) in (${sql.join(part.map((d) => sql`(${d.visitor}, ${d.start})`))})`.execute(trx);
     }
     const visitRows = plan.putVisits.map((v) => [siteId, v.visitor, v.start, v.last, v.values.join(','), v.entry, v.entryTs, v.exit, v.exitTs, v.pageviews, v.events]);
-    await this.bulk.upsertAdd(trx, VISITS, this.ordered(visitRows), [], VISIT_COLUMNS);
+    await this.bulk.upsertAdd(trx, VISITS, visitRows, [], VISIT_COLUMNS);
     const row = (c: RollupPlan<number>['counters'][number]): Value[] => [
       siteId, c.grain, c.bucket, c.dim, c.scope, c.value, c.pageviews, c.events, c.visitors, c.visits, c.bounces, c.durationMs, c.revision,
     ];
@@ -411,12 +412,6 @@ export class SqlWriter {
     const last = plan.counters.filter((c) => c.dim === 0 || c.dim === IGNORED.id).map(row);
     await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(others), COUNTERS);
     await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(last), COUNTERS);
-  }
-
-  /** Indexes in the order their rows lock (PostgreSQL), or as they come (SQLite). */
-  private orderedIndexes(indexes: number[], row: (i: number) => Value[]): number[] {
-    if (this.dialect !== 'postgres') return indexes;
-    return indexes.map((i) => [i, row(i)] as const).sort((a, b) => compareRows(a[1], b[1])).map(([i]) => i);
   }
 }
 
