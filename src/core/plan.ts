@@ -107,7 +107,7 @@ export interface PlanInput<I extends Id = Id> {
    * first event − timeout, starts before its last event + timeout), AND every stored visit whose
    * start lies in a local day that holds the start of one of those or of an event (visitor counts
    * of visit-level values compare a visitor's visits per bucket). Adapters read a superset: see
-   * `visitWindow`. More do no harm.
+   * `VisitWindow`. More do no harm.
    */
   visits: ReadonlyMap<I, VisitRecord<I>[]>;
   timeoutMs: number;
