@@ -1,7 +1,7 @@
 // The worker's write path alone: tracker-like events (every dimension, visits of several page views)
 // prepared and applied in batches, straight into a store, without a queue. Prints events/s, CPU per
-// event (this process; PostgreSQL server processes when local) and the
-// rows each table holds per event. For tuning the write path; `npm run bench` measures the system.
+// event (this process; the PostgreSQL server's processes when local) and the rows each table holds
+// per event. For tuning the write path; `npm run bench` measures the system.
 // Run: npx tsx bench/dev/apply.ts   (N=events, BATCH=events per transaction, STORE=sqlite|postgres)
 import fs from 'node:fs';
 import os from 'node:os';
