@@ -80,7 +80,7 @@ const rollup = (grain: number, bucket: number, dim: number, value: string, inc: 
   upsert: true,
 });
 
-/** A member upsert statement: refs 0 is insert-if-absent, ±n a reference count. */
+/** A member upsert statement: refs 0 is insert-if-absent (all the store sends since visit-level members are its visits). */
 const member = (grain: number, bucket: number, dim: number, value: string, visitor: string, refs: number, scope = '') => ({
   q: { site_id: SITE, grain, dim, scope, bucket, visitor, value_hash: hashOf(value) },
   u: refs === 0 ? { $setOnInsert: { refs: 1 } } : { $inc: { refs } },
@@ -248,7 +248,7 @@ describe('MongoDB store: commands sent to the server', () => {
         const sent = server.sent();
         expect(sent[0]!.name).toBe('hello');
         const indexes = sent.filter((c) => c.name === 'createIndexes');
-        expect(indexes.map((c) => c.command.createIndexes)).toEqual(['sites', 'events', 'ignored_events', 'visitors', 'rollups', 'members', 'visits', 'rejected_events']);
+        expect(indexes.map((c) => c.command.createIndexes)).toEqual(['sites', 'events', 'ignored_events', 'visitors', 'rollups', 'members', 'visits', 'visit_members', 'rejected_events']);
         expect(indexes.every((c) => c.db === 'from_config')).toBe(true);
         expect(sent.map(target)).toContain('create daily_stats');
       } finally {
@@ -304,6 +304,17 @@ describe('MongoDB store: commands sent to the server', () => {
         indexes: [
           { key: { site_id: 1, visitor: 1, start_ms: 1 }, name: 'site_id_1_visitor_1_start_ms_1', unique: true },
           { key: { site_id: 1, last_ms: 1 }, name: 'site_id_1_last_ms_1' },
+          // The members of visit-level values: visits by the bucket they start in.
+          { key: { site_id: 1, start_ms: 1 }, name: 'site_id_1_start_ms_1' },
+        ],
+        $db: DB,
+      },
+      // Visits past retention, by the day and the hour they started in.
+      {
+        createIndexes: 'visit_members',
+        indexes: [
+          { key: { site_id: 1, start_day: 1 }, name: 'site_id_1_start_day_1' },
+          { key: { site_id: 1, start_hour: 1 }, name: 'site_id_1_start_hour_1' },
         ],
         $db: DB,
       },
@@ -354,31 +365,31 @@ describe('MongoDB store: commands sent to the server', () => {
       ]);
       const n = INDEX_COMMANDS.length;
       expect(sent.slice(0, n).map(shape)).toEqual(INDEX_COMMANDS);
-      expect(shape(sent[8]!)).toEqual(markerFind);
-      const owner = lockOf(sent[9]!);
+      expect(shape(sent[n]!)).toEqual(markerFind);
+      const owner = lockOf(sent[n + 1]!);
       expect(owner).toMatch(/^[0-9a-f-]{36}$/);
-      const lock = shape(sent[9]!).updates[0];
+      const lock = shape(sent[n + 1]!).updates[0];
       expect(lock).toEqual({
         q: { _id: 'lock', expires_at: { $lt: expect.any(Date) } },
         u: { $set: { owner, expires_at: expect.any(Date) } },
         upsert: true,
       });
       expect(lock.u.$set.expires_at.getTime() - lock.q.expires_at.$lt.getTime()).toBe(60_000);
-      expect(shape(sent[10]!)).toEqual(markerFind);
-      expect(shape(sent[11]!)).toEqual(listV1);
+      expect(shape(sent[n + 2]!)).toEqual(markerFind);
+      expect(shape(sent[n + 3]!)).toEqual(listV1);
       // The lock is renewed by its owner before each long step.
       const renew = { update: 'schema_migrations', ordered: true, updates: [{ q: { _id: 'lock', owner }, u: { $set: { expires_at: expect.any(Date) } } }], $db: DB };
-      expect(shape(sent[12]!)).toEqual(renew);
-      expect(shape(sent[13]!)).toEqual(completeEvents);
-      expect(shape(sent[14]!)).toEqual(renew);
-      expect(shape(sent[15]!)).toEqual(createView);
-      expect(shape(sent[16]!)).toEqual({
+      expect(shape(sent[n + 4]!)).toEqual(renew);
+      expect(shape(sent[n + 5]!)).toEqual(completeEvents);
+      expect(shape(sent[n + 6]!)).toEqual(renew);
+      expect(shape(sent[n + 7]!)).toEqual(createView);
+      expect(shape(sent[n + 8]!)).toEqual({
         update: 'schema_migrations',
         ordered: true,
         updates: [{ q: { _id: 2 }, u: { $setOnInsert: { applied_at: expect.any(Date) } }, upsert: true }],
         $db: DB,
       });
-      expect(shape(sent[17]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
+      expect(shape(sent[n + 9]!)).toEqual({ delete: 'schema_migrations', ordered: true, deletes: [{ q: { _id: 'lock', owner }, limit: 1 }], $db: DB });
       // Key order is part of an index: site_id first, then what reads fix, then the bucket range.
       const keys = sent.slice(0, n).flatMap((c) => (c.command.indexes as Document[]).map((i) => Object.keys(i.key).join(',')));
       expect(keys).toEqual([
@@ -392,6 +403,9 @@ describe('MongoDB store: commands sent to the server', () => {
         'site_id,grain,dim,scope,bucket,visitor,value_hash',
         'site_id,visitor,start_ms',
         'site_id,last_ms',
+        'site_id,start_ms',
+        'site_id,start_day',
+        'site_id,start_hour',
         'site_id,rejected_at',
       ]);
       expect(shape(sent[n + 10]!)).toEqual(storeIdWrite);
@@ -697,41 +711,28 @@ describe('MongoDB store: commands sent to the server', () => {
       pageviews,
       events,
     });
-    /** Reference counts before the write: one branch per bucket, with that bucket's visitors. */
-    const refsFind = (...branches: [number, number, string[]][]) => ({
-      find: 'members',
-      filter: {
-        $or: branches.map(([grain, bucket, visitors]) => ({
-          site_id: SITE,
-          grain,
-          dim: { $in: [...VISIT_DIMS, ENTRY, EXIT] },
-          scope: { $in: [''] },
-          bucket,
-          visitor: { $in: visitors },
-        })),
-      },
-      projection: { _id: 0, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 },
-      $db: DB,
-    });
+    /** The retention cutoff, read in the transaction once it has new events. */
+    const metaFind = { find: 'meta', filter: { _id: 'retention_cutoff_ms' }, limit: 1, singleBatch: true, $db: DB };
     const TXN = [
       'find events',
+      'find meta',
       'insert events',
       'update visitors',
       'find visits',
-      'find members',
       'update members',
       'update rollups',
       'update visits',
       'commitTransaction 1',
     ];
 
-    it('sends one transaction: events, the visitor locks, visits, members, rollups, visits, commit', async () => {
+    it('sends one transaction: events, the cutoff, the visitor locks, visits, members, rollups, visits, commit', async () => {
       expect(await store.applyEvents([e1, e2, e3, e1], OPTS)).toEqual({ applied: 3, duplicates: 1 });
       const sent = server.sent();
       expect(sent.map(target)).toEqual(TXN);
-      const [findEvents, insertEvents, lock, findVisits, refs, members, rollups, visits, commit] = sent.map(shape);
+      const [findEvents, findMeta, insertEvents, lock, findVisits, members, rollups, visits, commit] = sent.map(shape);
 
       expect(findEvents).toEqual({ find: 'events', filter: { _id: { $in: ['e1', 'e2', 'e3'] } }, projection: { _id: 1 }, batchSize: 3, $db: DB });
+      expect(findMeta).toEqual(metaFind);
       expect(insertEvents).toEqual({
         insert: 'events',
         ordered: true,
@@ -745,22 +746,23 @@ describe('MongoDB store: commands sent to the server', () => {
         updates: [V1, V2].map((visitor) => ({ q: { site_id: SITE, visitor }, u: { $inc: { batches: 1 }, $setOnInsert: { day: null } }, upsert: true })),
         $db: DB,
       });
-      // Every visit an event can touch: ends after the first event − 30 min, starts before the last + 30 min.
+      // Every visit an event can touch (ends after the first event − 30 min, starts before the last
+      // + 30 min), and every visit starting within 25 hours of those: visitors of visit-level values
+      // compare a visitor's visits per bucket. One read, unless a visit of more than 6 hours overlaps.
       expect(findVisits).toEqual({
         find: 'visits',
-        filter: { site_id: SITE, visitor: { $in: [V1, V2] }, last_ms: { $gt: NOW - 30 * MIN }, start_ms: { $lt: NOW + 70 * MIN } },
+        filter: {
+          site_id: SITE,
+          visitor: { $in: [V1, V2] },
+          start_ms: { $lt: NOW + 70 * MIN + 25 * HOUR },
+          $or: [{ start_ms: { $gte: NOW - 30 * MIN - 31 * HOUR } }, { last_ms: { $gt: NOW - 30 * MIN } }],
+        },
         projection: { _id: 0, site_id: 0 },
         $db: DB,
       });
-      // Reference counts before the write, of each bucket's visitors only.
-      expect(refs).toEqual(refsFind([1, D, [V1, V2]], [2, H12, [V1]], [2, H13, [V2]]));
 
-      // Members: insert-if-absent for event-level values, +1 for each visit's dimensions, entry and exit.
-      const perVisit = (grain: number, bucket: number, visitor: string, page: string) => [
-        ...VISIT_DIMS.map((dim) => member(grain, bucket, dim, '', visitor, 1)),
-        member(grain, bucket, ENTRY, page, visitor, 1),
-        member(grain, bucket, EXIT, page, visitor, 1),
-      ];
+      // Members: insert-if-absent, for event-level values only (visit-level values take their
+      // visitors from the visits).
       const u1Events = (grain: number, bucket: number) => [
         member(grain, bucket, TOTAL, '', V1, 0),
         member(grain, bucket, PAGE, '/a.b', V1, 0),
@@ -776,14 +778,12 @@ describe('MongoDB store: commands sent to the server', () => {
           ...u1Events(2, H12),
           ...u2Events(1, D),
           ...u2Events(2, H13),
-          ...perVisit(1, D, V1, '/a.b'),
-          ...perVisit(2, H12, V1, '/a.b'),
-          ...perVisit(1, D, V2, '__proto__'),
-          ...perVisit(2, H13, V2, '__proto__'),
         ]),
       );
+      expect(members!.updates.some((u: Document) => [...VISIT_DIMS, ENTRY, EXIT].includes(u.q.dim))).toBe(false);
 
-      // Rollups: every new member counted once (the capture server reports every upsert as an insert).
+      // Rollups: every new member counted once (the capture server reports every upsert as an
+      // insert); visit-level rows count each new visit's visitor.
       const day = [
         rollup(1, D, PAGE, '/a.b', { pageviews: 1, visitors: 1 }),
         rollup(1, D, PAGE, '__proto__', { pageviews: 1, visitors: 1 }),
@@ -851,11 +851,11 @@ describe('MongoDB store: commands sent to the server', () => {
       // Writes in a transaction carry no write concern of their own; the commit has it.
       for (const c of sent.slice(0, -1)) expect(c.command).not.toHaveProperty('writeConcern');
       // Big arrays travel as OP_MSG document sequences, as the driver sends them.
-      expect(Object.keys(sent[1]!.sequences)).toEqual(['documents']);
+      expect(Object.keys(sent[2]!.sequences)).toEqual(['documents']);
       expect(Object.keys(sent[5]!.sequences)).toEqual(['updates']);
       // And the driver's command monitoring reports the same documents.
       const monitored = started.filter((e) => e.commandName !== 'hello');
-      expect(monitored[1]!.command.documents).toEqual(sent[1]!.command.documents);
+      expect(monitored[2]!.command.documents).toEqual(sent[2]!.command.documents);
       expect(monitored[6]!.command.updates).toEqual(sent[6]!.command.updates);
     });
 
@@ -864,12 +864,7 @@ describe('MongoDB store: commands sent to the server', () => {
       const stored = visitDoc(V1, NOW - 10 * MIN, NOW - 10 * MIN, ['/old', NOW - 10 * MIN], ['/old', NOW - 10 * MIN], 1, 0);
       const { site_id: _s, ...storedFields } = stored;
       cursorOnce('find', 'visits', [storedFields]);
-      // Its exit page /old is referenced once in both grains; u1 was a member of the totals already.
-      cursorOnce('find', 'members', [
-        { grain: 1, dim: EXIT, scope: '', bucket: D, visitor: V1, value_hash: sha256('/old'), refs: 1 },
-        { grain: 2, dim: EXIT, scope: '', bucket: H12, visitor: V1, value_hash: sha256('/old'), refs: 1 },
-        { grain: 2, dim: ENTRY, scope: '', bucket: H12, visitor: V1, value_hash: sha256('/old'), refs: 1 }, // not an op of this batch
-      ]);
+      // u1 was a member of the totals already.
       server.replyOnce((c) =>
         c.command.update === 'members' ? updateReply(c.command.updates, (i) => c.command.updates[i].q.dim === PAGE) : undefined,
       );
@@ -878,24 +873,21 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(server.sent().map(target)).toEqual(TXN);
 
       const members = sentTo('update members')[0]!.command.updates as Document[];
-      // Unchanged visit dimensions and entry cancel out; only the exit page moves.
+      // Memberships of event-level values only.
       expect(sorted(members)).toEqual(
         sorted([
           member(1, D, TOTAL, '', V1, 0),
           member(1, D, PAGE, '/new', V1, 0),
           member(2, H12, TOTAL, '', V1, 0),
           member(2, H12, PAGE, '/new', V1, 0),
-          member(1, D, EXIT, '/old', V1, -1),
-          member(1, D, EXIT, '/new', V1, 1),
-          member(2, H12, EXIT, '/old', V1, -1),
-          member(2, H12, EXIT, '/new', V1, 1),
         ]),
       );
       const rollups = sentTo('update rollups')[0]!.command.updates as Document[];
       const of = (grain: number, bucket: number) => [
         rollup(grain, bucket, PAGE, '/new', { pageviews: 1, visitors: 1 }),
+        // Unchanged visit dimensions and entry page: the same visitor, one more page view.
         ...VISIT_DIMS.map((dim) => rollup(grain, bucket, dim, '', { pageviews: 1 })),
-        // /old falls from 1 reference to 0: one visitor less; /new rises from 0: one more.
+        // The exit page moves: u1's only visit of the bucket leaves /old (one visitor less) for /new.
         rollup(grain, bucket, EXIT, '/old', { visits: -1, visitors: -1 }),
         rollup(grain, bucket, EXIT, '/new', { visits: 1, visitors: 1 }),
         // No longer a bounce, 10 minutes long; u1 was already counted.
@@ -930,19 +922,44 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(server.sent().map(target).slice(-3)).toEqual(['delete visits', 'update visits', 'commitTransaction 1']);
     });
 
-    it('reads reference counts of a large batch in branches of at most 1,000 visitors', async () => {
-      const many = Array.from({ length: 1500 }, (_, i) => ev(`m${i}`, { at: NOW, path: '/', user_id: `v${String(i).padStart(4, '0')}` }));
-      expect((await store.applyEvents(many, OPTS)).applied).toBe(1500);
-      const [refs] = sentTo('find members');
-      const branches = refs!.command.filter.$or as Document[];
-      expect(branches.map((b) => [b.grain, b.bucket, b.visitor.$in.length])).toEqual([
-        [1, D, 1000],
-        [1, D, 500],
-        [2, H12, 1000],
-        [2, H12, 500],
+    it('reads the visits of the days before a long visit that overlaps the batch, in a second read', async () => {
+      // Stored: u1's visit of eight hours, still going 10 minutes ago. The days of its start need reading too.
+      const long = visitDoc(V1, NOW - 8 * HOUR, NOW - 10 * MIN, ['/a', NOW - 8 * HOUR], ['/b', NOW - 10 * MIN], 40, 0);
+      const { site_id: _s, ...longFields } = long;
+      cursorOnce('find', 'visits', [longFields]);
+      // Its start's day holds another visit of u1, from the morning before: Chrome then as now.
+      const morning = visitDoc(V1, NOW - 33 * HOUR, NOW - 33 * HOUR, ['/m', NOW - 33 * HOUR], ['/m', NOW - 33 * HOUR], 1, 0);
+      const { site_id: _m, ...morningFields } = morning;
+      cursorOnce('find', 'visits', [morningFields]);
+      await store.applyEvents([ev('e8', { at: NOW, path: '/c', user_id: 'u1' })], OPTS);
+      const reads = sentTo('find visits').map(shape);
+      expect(reads).toHaveLength(2);
+      expect(reads[1]).toEqual({
+        find: 'visits',
+        filter: { site_id: SITE, visitor: { $in: [V1] }, start_ms: { $gte: NOW - 8 * HOUR - 25 * HOUR, $lt: NOW - 30 * MIN - 31 * HOUR }, last_ms: { $lte: NOW - 30 * MIN } },
+        projection: { _id: 0, site_id: 0 },
+        $db: DB,
+      });
+      expect(shape(sentTo('update visits')[0]!).updates).toEqual([
+        { q: { site_id: SITE, visitor: V1, start_ms: NOW - 8 * HOUR }, u: visitDoc(V1, NOW - 8 * HOUR, NOW, ['/a', NOW - 8 * HOUR], ['/c', NOW], 41, 0), upsert: true },
       ]);
-      expect(new Set(branches.flatMap((b) => b.visitor.$in)).size).toBe(1500);
-      expect(sentTo('find members')).toHaveLength(1);
+    });
+
+    it('does not apply new events older than the recorded retention cutoff, and says which', async () => {
+      cursorOnce('find', 'meta', [{ _id: 'retention_cutoff_ms', value: String(NOW - 10 * 86_400_000) }]);
+      const old = ev('e9', { at: NOW - 11 * 86_400_000, path: '/old', user_id: 'u1' });
+      const edge = ev('e10', { at: NOW - 10 * 86_400_000, path: '/edge', user_id: 'u2' });
+      expect(await store.applyEvents([old, edge], OPTS)).toEqual({ applied: 1, duplicates: 0, expired: ['e9'] });
+      expect(sentTo('insert events')[0]!.command.documents).toEqual([rawDoc(edge)]);
+      const pages = (sentTo('update rollups')[0]!.command.updates as Document[]).filter((u) => u.q.dim === PAGE).map((u) => u.u.$setOnInsert.value);
+      expect(pages).toEqual(['/edge', '/edge']);
+      // Only expired events: nothing is written.
+      server.reset();
+      started.length = 0;
+      cursorOnce('find', 'meta', [{ _id: 'retention_cutoff_ms', value: String(NOW - 10 * 86_400_000) }]);
+      const again = ev('e11', { at: NOW - 11 * 86_400_000, path: '/old', user_id: 'u3' });
+      expect(await store.applyEvents([again], OPTS)).toEqual({ applied: 0, duplicates: 0, expired: ['e11'] });
+      expect(server.sent().map(target)).toEqual(['find events', 'find meta', 'commitTransaction 1']);
     });
 
     it('keeps the salt date of a hashed visitor on its lock document', async () => {
@@ -958,12 +975,12 @@ describe('MongoDB store: commands sent to the server', () => {
       const bot = ev('b1', { at: NOW, path: '/', ignored: 'bot', visitor: undefined });
       expect(await store.applyEvents([bot], OPTS)).toEqual({ applied: 1, duplicates: 0 });
       const sent = server.sent();
-      expect(sent.map(target)).toEqual(['find ignored_events', 'insert ignored_events', 'update rollups', 'commitTransaction 1']);
+      expect(sent.map(target)).toEqual(['find ignored_events', 'find meta', 'insert ignored_events', 'update rollups', 'commitTransaction 1']);
       expect(shape(sent[0]!)).toEqual({ find: 'ignored_events', filter: { _id: { $in: ['b1'] } }, projection: { _id: 1 }, batchSize: 1, $db: DB });
-      expect(shape(sent[1]!).documents).toEqual([
+      expect(shape(sent[2]!).documents).toEqual([
         { _id: 'b1', site_id: SITE, reason: 'bot', event_type: 'pageview', path: '/', timestamp: AT, received_at: AT },
       ]);
-      expect(sorted(shape(sent[2]!).updates)).toEqual(
+      expect(sorted(shape(sent[3]!).updates)).toEqual(
         sorted([
           rollup(1, D, IGNORED, 'bot', { events: 1 }),
           rollup(2, H12, IGNORED, 'bot', { events: 1 }),
@@ -1012,11 +1029,11 @@ describe('MongoDB store: commands sent to the server', () => {
       server.replyOnce((c) => (c.name === 'insert' ? transientConflict : undefined));
       expect(await store.applyEvents([e1], OPTS)).toEqual({ applied: 1, duplicates: 0 });
       const sent = server.sent();
-      expect(sent.map(target)).toEqual(['find events', 'insert events', 'abortTransaction 1', ...TXN]);
+      expect(sent.map(target)).toEqual(['find events', 'find meta', 'insert events', 'abortTransaction 1', ...TXN]);
       const first = txnOf(sent[0]!);
-      expect(sent.slice(0, 3).map(txnOf)).toEqual([first, first, first]);
-      expect(sent.slice(3).every((c) => txnOf(c) === first + 1)).toBe(true);
-      expect(sent[3]!.command).toMatchObject({ startTransaction: true, autocommit: false });
+      expect(sent.slice(0, 4).map(txnOf)).toEqual([first, first, first, first]);
+      expect(sent.slice(4).every((c) => txnOf(c) === first + 1)).toBe(true);
+      expect(sent[4]!.command).toMatchObject({ startTransaction: true, autocommit: false });
       expect(new Set(sent.map(lsidOf)).size).toBe(1);
     });
 
@@ -1025,10 +1042,10 @@ describe('MongoDB store: commands sent to the server', () => {
       server.replyOnce((c) => (c.command.update === 'visitors' ? transientConflict : undefined));
       await store.applyEvents([e1], OPTS);
       const names = server.sent().map(target);
-      expect(names.slice(0, 4)).toEqual(['find events', 'insert events', 'update visitors', 'abortTransaction 1']);
+      expect(names.slice(0, 5)).toEqual(['find events', 'find meta', 'insert events', 'update visitors', 'abortTransaction 1']);
       // Nothing was read from the visits before the lock was held; the retry reads them in its own snapshot.
-      expect(names.slice(4)).toEqual(TXN);
-      expect(server.sent()[4]!.command).toMatchObject({ startTransaction: true, readConcern: { level: 'snapshot' } });
+      expect(names.slice(5)).toEqual(TXN);
+      expect(server.sent()[5]!.command).toMatchObject({ startTransaction: true, readConcern: { level: 'snapshot' } });
     });
 
     it('gives up after maxTransactionAttempts conflicting attempts', async () => {
@@ -1051,9 +1068,9 @@ describe('MongoDB store: commands sent to the server', () => {
       server.reply((c) => (c.command.find === 'events' && ++finds === 2 ? cursorReply(c, [{ _id: 'e1' }]) : undefined));
       expect(await store.applyEvents([e1, e3], OPTS)).toEqual({ applied: 1, duplicates: 1 });
       const sent = server.sent();
-      expect(sent.slice(0, 4).map(target)).toEqual(['find events', 'insert events', 'abortTransaction 1', 'find events']);
-      expect(sent[1]!.command.documents).toEqual([rawDoc(e1), rawDoc(e3)]);
-      expect(sent[4]!.command.documents).toEqual([rawDoc(e3)]);
+      expect(sent.slice(0, 6).map(target)).toEqual(['find events', 'find meta', 'insert events', 'abortTransaction 1', 'find events', 'find meta']);
+      expect(sent[2]!.command.documents).toEqual([rawDoc(e1), rawDoc(e3)]);
+      expect(sent[6]!.command.documents).toEqual([rawDoc(e3)]);
       expect(sent.at(-1)!.name).toBe('commitTransaction');
     });
 
@@ -1078,9 +1095,9 @@ describe('MongoDB store: commands sent to the server', () => {
 
       // Every key of every command is a fixed name of the store or of the protocol.
       const allowed = new Set([
-        ...['find', 'filter', 'projection', 'batchSize', 'insert', 'ordered', 'documents', 'update', 'updates', 'q', 'u', 'upsert', 'delete', 'deletes', 'limit'],
+        ...['find', 'filter', 'projection', 'batchSize', 'insert', 'ordered', 'documents', 'update', 'updates', 'q', 'u', 'upsert', 'delete', 'deletes', 'limit', 'singleBatch'],
         ...['commitTransaction', 'writeConcern', 'w', 'wtimeout', 'lsid', 'id', 'txnNumber', 'autocommit', 'startTransaction', 'readConcern', 'level', '$db'],
-        ...['$in', '$gt', '$lt', '$or', '$inc', '$setOnInsert'],
+        ...['$in', '$gt', '$gte', '$lt', '$or', '$inc', '$setOnInsert'],
         ...['_id', 'site_id', 'event_type', 'path', 'user_id', 'visitor', 'is_pageview', 'timestamp', 'received_at', 'processed_at', 'props', 'key', 'value', 'dims'],
         ...['source', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'browser', 'os', 'device', 'country', 'language', 'screen'],
         ...['batches', 'day', 'grain', 'dim', 'scope', 'bucket', 'value_hash', 'refs'],
@@ -1105,11 +1122,11 @@ describe('MongoDB store: commands sent to the server', () => {
       expect(raw[0]!.dims).toMatchObject({ referrer: '$x.a.b.example', utm_source: '__proto__.$x', utm_campaign: 'a.b', browser: 'Chrome' });
       expect(raw.map((d) => d.path)).toEqual(AWKWARD_PATHS);
 
-      // The update operators are the fixed three, and $inc only ever targets counters.
+      // The update operators are the fixed two, and $inc only ever targets counters (and the lock).
       const updates = sent.flatMap((c) => (c.command.updates as Document[] | undefined) ?? []).filter((u) => !('site_id' in u.u));
       expect(new Set(updates.flatMap((u) => Object.keys(u.u)))).toEqual(new Set(['$inc', '$setOnInsert']));
       expect(new Set(updates.flatMap((u) => Object.keys(u.u.$inc ?? {})))).toEqual(
-        new Set(['batches', 'refs', 'pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision']),
+        new Set(['batches', 'pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision']),
       );
 
       // Unique keys hold a value's SHA-256; the value itself (2,000 characters) is stored next to it.
@@ -1263,6 +1280,92 @@ describe('MongoDB store: commands sent to the server', () => {
       );
     });
 
+    /** The distinct visitors per value of a visit-level dimension: visits, moved visits, legacy members. */
+    const visitsByValue = (value: Document | string, bucketField: 'start_day' | 'start_hour', p: { grain: number; from: number; to: number }, from: number, to: number, dim: number, tail: Document[]) => ({
+      aggregate: 'visits',
+      pipeline: [
+        { $match: { site_id: SITE, start_ms: { $gte: from, $lt: to } } },
+        { $project: { _id: 0, visitor: 1, v: value } },
+        { $unionWith: { coll: 'visit_members', pipeline: [{ $match: { site_id: SITE, [bucketField]: { $gte: p.from, $lt: p.to } } }, { $project: { _id: 0, visitor: 1, v: value } }] } },
+        {
+          $unionWith: {
+            coll: 'members',
+            pipeline: [
+              { $match: { site_id: SITE, grain: p.grain, dim, scope: '', bucket: { $gte: p.from, $lt: p.to }, refs: { $gt: 0 } } },
+              {
+                $lookup: {
+                  from: 'rollups',
+                  let: { site: '$site_id', grain: '$grain', dim: '$dim', scope: '$scope', bucket: '$bucket', hash: '$value_hash' },
+                  pipeline: [
+                    {
+                      $match: {
+                        $expr: {
+                          $and: [
+                            { $eq: ['$site_id', '$$site'] },
+                            { $eq: ['$grain', '$$grain'] },
+                            { $eq: ['$dim', '$$dim'] },
+                            { $eq: ['$scope', '$$scope'] },
+                            { $eq: ['$bucket', '$$bucket'] },
+                            { $eq: ['$value_hash', '$$hash'] },
+                          ],
+                        },
+                      },
+                    },
+                    { $limit: 1 },
+                    { $project: { _id: 0, value: 1 } },
+                  ],
+                  as: 'rollup',
+                },
+              },
+              { $project: { _id: 0, visitor: 1, v: { $arrayElemAt: ['$rollup.value', 0] } } },
+            ],
+          },
+        },
+        ...tail,
+        { $group: { _id: { v: '$v', visitor: '$visitor' } } },
+        { $group: { _id: '$_id.v', visitors: { $sum: 1 } } },
+      ],
+      allowDiskUse: true,
+      cursor: {},
+      $db: DB,
+    });
+
+    it('breakdown of a visit dimension over several buckets counts visitors from the visits that began in the period', async () => {
+      cursorOnce('find', 'sites', [{ _id: SITE, timezone: 'America/New_York' }]);
+      cursorOnce('aggregate', 'rollups', [valueGroup('Chrome', 2, { visitors: 6, visits: 7, pageviews: 9 }), valueGroup('', 1, { visitors: 1, visits: 1, pageviews: 1 })]);
+      cursorOnce('aggregate', 'visits', [
+        { _id: 'Chrome', visitors: 4 },
+        { _id: '', visitors: 1 },
+      ]);
+      const rows = await store.breakdown(SITE, RANGE, { dim: 12, scope: [], limit: 10, order: 'visitors' });
+      expect(rows.map((r) => [r.value, r.visitors, r.visits])).toEqual([
+        ['Chrome', 4, 7],
+        [null, 1, 1],
+      ]);
+      // The period's local days in time: New York midnights (EDT), the first and the one after the last.
+      const from = Date.parse('2024-06-09T04:00:00Z');
+      const to = Date.parse('2024-06-16T04:00:00Z');
+      const browser = VISIT_DIMS.indexOf(12);
+      expect(shape(sentTo('aggregate visits')[0]!)).toEqual(visitsByValue({ $ifNull: [{ $arrayElemAt: ['$vals', browser] }, ''] }, 'start_day', RANGE, from, to, 12, []));
+      expect(sentTo('aggregate members')).toHaveLength(0);
+      // The timezone is read once per site.
+      cursorOnce('aggregate', 'rollups', [valueGroup('Chrome', 2, { visitors: 6 })]);
+      await store.breakdown(SITE, RANGE, { dim: 12, scope: [], limit: 10, order: 'visitors' });
+      expect(sentTo('find sites')).toHaveLength(1);
+    });
+
+    it('exit pages over hours ordered by another metric: exact visitors of the rows kept only, without "no page"', async () => {
+      const hours = { grain: 2 as const, from: H12 - 3 * HOUR, to: H13 + HOUR };
+      cursorOnce('find', 'sites', [{ _id: SITE, timezone: 'UTC' }]);
+      cursorOnce('aggregate', 'rollups', [valueGroup('/a.b', 2, { visits: 5, visitors: 5, pageviews: 5 }), valueGroup('$x', 1, { visits: 1, visitors: 1, pageviews: 1 })]);
+      cursorOnce('aggregate', 'visits', [{ _id: '/a.b', visitors: 3 }]);
+      const rows = await store.breakdown(SITE, hours, { dim: EXIT, scope: [], limit: 1, order: 'pageviews' });
+      expect(rows.map((r) => [r.value, r.visitors])).toEqual([['/a.b', 3]]);
+      expect(shape(sentTo('aggregate visits')[0]!)).toEqual(
+        visitsByValue('$exit', 'start_hour', hours, hours.from, hours.to, EXIT, [{ $match: { v: { $ne: '' } } }, { $match: { v: { $in: ['/a.b'] } } }]),
+      );
+    });
+
     it('breakdown of a property: the scope is the JSON of event and key', async () => {
       cursorOnce('aggregate', 'rollups', [valueGroup('pro', 1, { visitors: 2, events: 2 })]);
       expect(await store.breakdown(SITE, DAY_PERIOD, { dim: PROPERTY, scope: ['sign.up', '$plan'], limit: 10, order: 'visitors' })).toEqual([
@@ -1406,9 +1509,10 @@ describe('MongoDB store: commands sent to the server', () => {
   });
 
   describe('maintenance', () => {
-    it('deleteEventsBefore deletes per site raw and ignored events, old visits and past hashed visitors', async () => {
+    it('deleteEventsBefore records the cutoff first, then deletes per site raw and ignored events and past hashed visitors', async () => {
       const cutoff = Date.parse('2024-06-08T00:00:00Z');
       const beforeDay = dayNumber('2024-06-07');
+      cursorOnce('find', 'meta', [{ _id: 'retention_cutoff_ms', value: String(cutoff - 86_400_000) }]);
       cursorOnce('find', 'sites', [{ _id: 'site-a' }, { _id: 'site-b' }]);
       server.replyOnce((c) => (c.command.delete === 'events' ? { ok: 1, n: 3 } : undefined));
       server.replyOnce((c) => (c.command.delete === 'ignored_events' ? { ok: 1, n: 5 } : undefined));
@@ -1418,12 +1522,55 @@ describe('MongoDB store: commands sent to the server', () => {
       const perSite = (site_id: string) => [
         del('events', { site_id, timestamp: { $lt: new Date(cutoff) } }),
         del('ignored_events', { site_id, timestamp: { $lt: new Date(cutoff) } }),
-        del('visits', { site_id, last_ms: { $lt: cutoff } }),
         del('visitors', { site_id, day: { $lt: beforeDay } }),
       ];
-      expect(server.sent().map(shape)).toEqual([{ find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB }, ...perSite('site-a'), ...perSite('site-b')]);
-      // Rollups and members are kept.
-      expect(server.sent().map(target).filter((t) => /rollups|members/.test(t))).toEqual([]);
+      expect(server.sent().map(shape)).toEqual([
+        { find: 'meta', filter: { _id: 'retention_cutoff_ms' }, limit: 1, singleBatch: true, $db: DB },
+        { update: 'meta', ordered: true, updates: [{ q: { _id: 'retention_cutoff_ms' }, u: { $set: { value: String(cutoff) } }, upsert: true }], $db: DB },
+        { find: 'sites', filter: {}, projection: { _id: 1 }, $db: DB },
+        ...perSite('site-a'),
+        ...perSite('site-b'),
+      ]);
+      // Rollups, members and visits are kept.
+      expect(server.sent().map(target).filter((t) => /rollups|members|visits/.test(t))).toEqual([]);
+      // A lower cutoff never replaces a higher one.
+      server.reset();
+      started.length = 0;
+      cursorOnce('find', 'meta', [{ _id: 'retention_cutoff_ms', value: String(cutoff) }]);
+      await store.deleteEventsBefore(cutoff - 86_400_000, beforeDay - 1);
+      expect(server.sent().map(target).slice(0, 2)).toEqual(['find meta', 'find sites']);
+    });
+
+    it('moveVisitsBefore moves old visits to visit_members by their local start day and hour, in one transaction per chunk', async () => {
+      cursorOnce('find', 'sites', [{ _id: SITE, timezone: 'Asia/Kolkata' }]);
+      const start = Date.parse('2024-06-01T18:45:00Z'); // 00:15 on June 2 in India
+      cursorOnce('find', 'visits', [
+        { _id: 'v-1', visitor: 'u:__proto__', start_ms: start, vals: ['$x', 'a.b'], entry: '/a.b', exit: '$' },
+        { _id: 'v-2', visitor: 'h:abc', start_ms: start - HOUR, vals: [], entry: '', exit: '' },
+      ]);
+      const before = Date.parse('2024-06-05T00:00:00Z');
+      expect(await store.moveVisitsBefore(before)).toBe(2);
+      const sent = server.sent();
+      expect(sent.map(target)).toEqual(['find sites', 'find visits', 'insert visit_members', 'delete visits', 'commitTransaction 1']);
+      expect(shape(sent[1]!)).toEqual({
+        find: 'visits',
+        filter: { site_id: SITE, last_ms: { $lt: before } },
+        sort: { last_ms: 1 },
+        projection: { _id: 1, visitor: 1, start_ms: 1, vals: 1, entry: 1, exit: 1 },
+        limit: 1000,
+        $db: DB,
+      });
+      const june2 = dayNumber('2024-06-02');
+      // (The driver gives each inserted document an ObjectId.)
+      expect(shape(sent[2]!).documents).toEqual([
+        { _id: expect.anything(), site_id: SITE, start_day: june2, start_hour: Date.parse('2024-06-01T18:30:00Z'), visitor: 'u:__proto__', vals: ['$x', 'a.b'], entry: '/a.b', exit: '$' },
+        { _id: expect.anything(), site_id: SITE, start_day: june2 - 1, start_hour: Date.parse('2024-06-01T17:30:00Z'), visitor: 'h:abc', vals: [], entry: '', exit: '' },
+      ]);
+      expect(shape(sent[3]!).deletes).toEqual([{ q: { _id: { $in: ['v-1', 'v-2'] } }, limit: 0 }]);
+      // The read, the insert and the delete are one transaction.
+      expect(sent[1]!.command).toMatchObject({ startTransaction: true, readConcern: { level: 'snapshot' } });
+      expect(new Set(sent.slice(1).map(txnOf)).size).toBe(1);
+      expect(shape(sent[4]!)).toMatchObject({ commitTransaction: 1, writeConcern: { w: 'majority' } });
     });
 
     it('countRejectedEvents counts all, or one site', async () => {

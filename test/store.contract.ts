@@ -9,7 +9,7 @@ import { givenVisitor } from '../src/core/visitor.js';
 import { breakdownReport } from '../src/reports/breakdown.js';
 import { realtimeReport } from '../src/reports/realtime.js';
 import { dayReport, last24hPeriod, last24hReport, rangePeriod, rangeReport } from '../src/reports/stats.js';
-import { SiteExistsError, type AnalyticsStore, type PreparedEvent } from '../src/store/port.js';
+import { SiteExistsError, type AnalyticsStore, type Period, type PreparedEvent } from '../src/store/port.js';
 import { prepareEvent } from '../src/worker/prepare.js';
 
 export interface StoreHarness {
@@ -527,6 +527,68 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       });
     });
 
+    describe('visit-level values over several buckets', () => {
+      const t = Date.parse('2024-06-15T09:00:00Z');
+      const rows = (r: { value: string | null; visitors: number; visits?: number }[]) => r.map((x) => [x.value, x.visitors, x.visits]);
+
+      it('counts each visitor once per value from the visits that began in the period', async () => {
+        await apply([
+          // v1: two Chrome visits on the 15th (hours apart), one on the 16th; v2: one Firefox visit a day.
+          event(site, { at: t, path: '/a', user_id: 'v1', ua: CHROME }),
+          event(site, { at: t + 3 * HOUR, path: '/b', user_id: 'v1', ua: CHROME }),
+          event(site, { at: t + 24 * HOUR, path: '/a', user_id: 'v1', ua: CHROME }),
+          event(site, { at: t, path: '/b', user_id: 'v2', ua: FIREFOX }),
+          event(site, { at: t + 24 * HOUR, path: '/b', user_id: 'v2', ua: FIREFOX }),
+        ]);
+        const two = rangePeriod(site, '2024-06-15', '2024-06-16', 'day');
+        expect(rows(await breakdownReport(store, site, two, dim('browser'), [], 10))).toEqual([
+          ['Chrome', 1, 3],
+          ['Firefox', 1, 2],
+        ]);
+        expect(rows(await breakdownReport(store, site, two, dim('entry_page'), [], 10))).toEqual([
+          ['/a', 1, 2],
+          ['/b', 2, 3],
+        ].sort((x, y) => Number(y[1]) - Number(x[1]))); // by visitors
+        const hours = { grain: 2 as const, from: t, to: t + 25 * HOUR };
+        expect(rows(await breakdownReport(store, site, hours, dim('browser'), [], 10))).toEqual([
+          ['Chrome', 1, 3],
+          ['Firefox', 1, 2],
+        ]);
+        // A later event changes the bucket: its snapshot is read again, exactly.
+        await apply([event(site, { at: t + 24 * HOUR + MIN, path: '/c', user_id: 'v2', ua: FIREFOX })]);
+        expect(rows(await breakdownReport(store, site, two, dim('exit_page'), [], 10))).toEqual([
+          ['/b', 2, 2],
+          ['/a', 1, 2],
+          ['/c', 1, 1],
+        ]);
+      });
+
+      it('cuts visits into local days of the site, DST days included', async () => {
+        const ny = await addSite('America/New_York');
+        const nov3 = dayStart('2024-11-03', ny.timezone); // 04:00Z, a day of 25 hours
+        await apply([
+          event(ny, { at: nov3 - 30 * MIN, path: '/nov-2', user_id: 'a' }), // 23:30 on Nov 2, 03:30Z on Nov 3
+          event(ny, { at: nov3 + 30 * MIN, path: '/nov-3', user_id: 'b' }),
+          event(ny, { at: nov3 + 25 * HOUR - MIN, path: '/nov-3-late', user_id: 'c' }), // 23:59 on Nov 3
+          event(ny, { at: nov3 + 25 * HOUR + 30 * MIN, path: '/nov-4', user_id: 'd' }),
+        ]);
+        const entries = async (p: Period) => (await breakdownReport(store, ny, p, dim('entry_page'), [], 10)).map((r) => `${r.value} ${r.visitors}`).sort();
+        expect(await entries(rangePeriod(ny, '2024-11-03', '2024-11-04', 'day'))).toEqual(['/nov-3 1', '/nov-3-late 1', '/nov-4 1']);
+        expect(await entries(rangePeriod(ny, '2024-11-02', '2024-11-03', 'day'))).toEqual(['/nov-2 1', '/nov-3 1', '/nov-3-late 1']);
+        expect(await entries({ grain: 2, from: nov3 - HOUR, to: nov3 + 2 * HOUR })).toEqual(['/nov-2 1', '/nov-3 1']);
+        // And half-hour offsets without DST: days and hours begin at :30 UTC.
+        const india = await addSite('Asia/Kolkata');
+        await apply([
+          event(india, { at: Date.parse('2024-06-15T18:00:00Z'), path: '/15th', user_id: 'a' }), // 23:30 IST
+          event(india, { at: Date.parse('2024-06-15T19:00:00Z'), path: '/16th', user_id: 'b' }), // 00:30 IST
+          event(india, { at: Date.parse('2024-06-16T19:00:00Z'), path: '/17th', user_id: 'c' }),
+        ]);
+        const inIndia = async (p: Period) => (await breakdownReport(store, india, p, dim('entry_page'), [], 10)).map((r) => `${r.value} ${r.visitors}`).sort();
+        expect(await inIndia(rangePeriod(india, '2024-06-16', '2024-06-17', 'day'))).toEqual(['/16th 1', '/17th 1']);
+        expect(await inIndia({ grain: 2, from: Date.parse('2024-06-15T17:30:00Z'), to: Date.parse('2024-06-15T19:30:00Z') })).toEqual(['/15th 1', '/16th 1']);
+      });
+    });
+
     describe('realtime', () => {
       it('counts visitors of the last 5 minutes, page views of the last 30, and where they are', async () => {
         const now = Date.parse('2024-06-15T12:00:00Z');
@@ -572,6 +634,69 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect(await store.countEvents(site.site_id)).toBe(2);
         expect(await store.deleteEventsBefore(cutoff, 0)).toBe(0);
         expect((await dayReport(store, site, '2024-06-07')).total_views).toBe(2);
+      });
+
+      it('records the retention cutoff: a new event older than it is not applied, so a replay after the purge counts once', async () => {
+        const cutoff = Date.parse('2024-06-08T00:00:00Z');
+        const replayed = event(site, { at: cutoff - HOUR, path: '/old', user_id: 'r' });
+        const kept = event(site, { at: cutoff + HOUR, path: '/kept', user_id: 'k' });
+        expect(await apply([replayed, kept])).toEqual({ applied: 2, duplicates: 0 });
+        expect(await store.deleteEventsBefore(cutoff, 0)).toBe(1);
+        const late = event(site, { at: cutoff - 2 * HOUR, path: '/late', user_id: 'l' });
+        const bot = event(site, { at: cutoff - HOUR, path: '/', ignored: 'bot', visitor: undefined });
+        const fresh = event(site, { at: cutoff, path: '/fresh', user_id: 'f' });
+        const r = await apply([replayed, late, kept, bot, fresh]);
+        expect({ ...r, expired: [...(r.expired ?? [])].sort() }).toEqual({ applied: 1, duplicates: 1, expired: [replayed.id, late.id, bot.id].sort() });
+        // The replayed event counted once, the late one and the bot not at all; the raw events of the refused ones are not kept.
+        expect(await dayReport(store, site, '2024-06-07')).toMatchObject({ total_views: 1, unique_users_count: 1, visits: 1, ignored: {} });
+        expect(await dayReport(store, site, '2024-06-08')).toMatchObject({ total_views: 2, unique_users_count: 2 });
+        expect(await store.countEvents(site.site_id)).toBe(2);
+        // The cutoff only ever rises: a smaller one recorded later changes nothing.
+        await store.deleteEventsBefore(cutoff - 86_400_000, 0);
+        expect((await apply([event(site, { at: cutoff - MIN, path: '/late', user_id: 'l' })])).expired).toHaveLength(1);
+        expect((await apply([event(site, { at: cutoff + MIN, path: '/later', user_id: 'l' })])).applied).toBe(1);
+      });
+
+      it('moves visits past the horizon to the visit members, keeping exact visitors of visit-level values over ranges', async () => {
+        const d1 = Date.parse('2024-06-01T10:00:00Z');
+        const d2 = Date.parse('2024-06-02T10:00:00Z');
+        await apply([
+          event(site, { at: d1, path: '/a', user_id: 'm1', ua: CHROME }),
+          event(site, { at: d1 + MIN, path: '/b', user_id: 'm1', ua: CHROME }),
+          event(site, { at: d1, path: '/a', user_id: 'm2', ua: FIREFOX }),
+          event(site, { at: d2, path: '/a', user_id: 'm1', ua: CHROME }),
+          event(site, { at: d2 + 10 * HOUR, path: '/c', user_id: 'm3', ua: FIREFOX }), // after the horizon
+        ]);
+        const horizon = Date.parse('2024-06-02T12:00:00Z');
+        expect(await store.moveVisitsBefore(horizon)).toBe(3);
+        expect(await store.moveVisitsBefore(horizon)).toBe(0);
+        const range = rangePeriod(site, '2024-06-01', '2024-06-02', 'day');
+        const rows = async (name: string) => (await breakdownReport(store, site, range, dim(name), [], 10)).map((r) => [r.value, r.visitors, r.visits]);
+        expect(await rows('browser')).toEqual([
+          ['Firefox', 2, 2],
+          ['Chrome', 1, 2],
+        ]);
+        expect(await rows('entry_page')).toEqual([
+          ['/a', 2, 3],
+          ['/c', 1, 1],
+        ]);
+        expect(await rows('exit_page')).toEqual([
+          ['/a', 2, 2],
+          ['/b', 1, 1],
+          ['/c', 1, 1],
+        ]);
+        const hours = { grain: 2 as const, from: d1, to: d2 + 11 * HOUR };
+        expect((await breakdownReport(store, site, hours, dim('browser'), [], 10)).map((r) => [r.value, r.visitors])).toEqual([
+          ['Firefox', 2],
+          ['Chrome', 1],
+        ]);
+        // The rollups are as they were, and a late event of a moved visit's day still counts.
+        expect(await rangeReport(store, site, '2024-06-01', '2024-06-02', 'day')).toMatchObject({ total_views: 5, unique_users_count: 3, visits: 4 });
+        await apply([event(site, { at: d1 + 2 * HOUR, path: '/a', user_id: 'm2', ua: FIREFOX })]);
+        expect(await rows('browser')).toEqual([
+          ['Firefox', 2, 3],
+          ['Chrome', 1, 2],
+        ]);
       });
 
       it('creates zero placeholders without touching existing rollups', async () => {

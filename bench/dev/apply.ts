@@ -1,6 +1,7 @@
 // The worker's write path alone: tracker-like events (every dimension, visits of several page views)
-// prepared and applied in batches, straight into a store, without a queue. Prints events/s and the
-// rows each table holds per event. For tuning the write path; `npm run bench` measures the system.
+// prepared and applied in batches, straight into a store, without a queue. Prints events/s, CPU per
+// event (this process; the PostgreSQL server's processes when local) and the rows each table holds
+// per event. For tuning the write path; `npm run bench` measures the system.
 // Run: npx tsx bench/dev/apply.ts   (N=events, BATCH=events per transaction, STORE=sqlite|postgres)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -58,6 +59,20 @@ function traffic(siteId: string, n: number, now: number): QueuedEvent[] {
   return out.sort((a, b) => a.ts - b.ts);
 }
 
+/** CPU ms used so far by each of these local processes (from /proc); a process gone (an idle pool connection closed) is left out. */
+function serverCpuMs(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // clock ticks of 10 ms (USER_HZ 100)
+    } catch {
+      // not on this machine, or gone
+    }
+  }
+  return out;
+}
+
 async function open(): Promise<{ store: SqlStore; done: () => Promise<void> }> {
   if (STORE === 'postgres') {
     const schema = `apply_bench_${process.pid}`;
@@ -79,11 +94,19 @@ try {
   const t0 = performance.now();
   const prepared = events.map((e) => prepareEvent(e, site));
   const prepareMs = performance.now() - t0;
+  // PostgreSQL's side: the CPU of the pool's two server processes, when they run on this machine.
+  const backends =
+    STORE === 'postgres'
+      ? (await Promise.all([0, 1].map(() => sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.1)`.execute(store.db)))).map((r) => Number(r.rows[0]!.pid))
+      : [];
+  const serverCpu0 = serverCpuMs(backends);
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < prepared.length; i += BATCH) {
     await store.applyEvents(prepared.slice(i, i + BATCH), { now, sessionTimeoutMs: 30 * MIN });
   }
   const applyMs = performance.now() - t1;
+  const cpu = process.cpuUsage(cpu0);
   const rows: Record<string, number> = {};
   for (const t of ['events', 'visits', 'visitors', 'dictionary', 'rollups', 'members']) {
     const r = await sql<{ n: number }>`select count(*) as n from ${sql.table(t)}`.execute(store.db);
@@ -92,6 +115,12 @@ try {
   console.log(`${STORE}: ${N} events in batches of ${BATCH}`);
   console.log(`  prepare  ${(prepareMs / N * 1000).toFixed(1)} µs/event`);
   console.log(`  apply    ${Math.round(N / (applyMs / 1000))} events/s (${(applyMs / 1000).toFixed(1)} s)`);
+  // CPU of this process only (SQLite runs in it; PostgreSQL's server work is not included): a
+  // steadier measure than events/s on a machine shared with other work.
+  console.log(`  cpu      ${((cpu.user + cpu.system) / N).toFixed(1)} µs/event in this process`);
+  const serverCpu = serverCpuMs(backends);
+  const serverMs = [...serverCpu].reduce((ms, [pid, t]) => ms + t - (serverCpu0.get(pid) ?? t), 0);
+  if (serverCpu.size > 0) console.log(`           ${((serverMs * 1000) / N).toFixed(1)} µs/event in the PostgreSQL server's processes of this run`);
   console.log(`  rows per event: ${Object.entries(rows).map(([t, n]) => `${t} ${(n / N).toFixed(2)}`).join(', ')}`);
 } finally {
   await done();

@@ -28,6 +28,13 @@ export interface ApplyResult {
   applied: number;
   /** Events skipped because an earlier application already counted them. */
   duplicates: number;
+  /**
+   * Ids of new events not applied because they are older than the retention cutoff the
+   * maintenance recorded (Maintenance.deleteEventsBefore): their raw events may be gone, so an
+   * event counted before could not be told apart and would count twice. The worker sets them
+   * aside. Absent when there are none.
+   */
+  expired?: string[];
 }
 
 /** An event the worker set aside instead of applying (it can never be applied), with the reason. */
@@ -167,11 +174,19 @@ export interface SaltStore {
 
 export interface Maintenance {
   /**
-   * Retention: deletes raw (and ignored) events older than `before` (epoch ms), hashed visitors
-   * whose salt date is before `beforeDay` (day number), and visit states last active before
-   * `before`. Rollups are kept. Returns the number of raw events deleted.
+   * Retention: first records `before` as the store's retention cutoff (kept at its highest), then
+   * deletes raw (and ignored) events older than `before` (epoch ms) and hashed visitors whose salt
+   * date is before `beforeDay` (day number). Rollups and visits are kept. From then on applyEvents
+   * does not apply a new event older than the cutoff (ApplyResult.expired): raw events are what
+   * make applying idempotent, and they are gone. Returns the number of raw events deleted.
    */
   deleteEventsBefore(before: number, beforeDay: number): Promise<number>;
+  /**
+   * Moves the visits whose last event is older than `before` from the visit states to the
+   * append-only visit members (what readers need of them: they are the membership of visit-level
+   * dimensions, kept as long as the rollups). One transaction per chunk. Returns visits moved.
+   */
+  moveVisitsBefore(before: number): Promise<number>;
   /** Makes sure daily totals rows exist (zero counts) for these site-days. Returns rows created. */
   createPlaceholders(rows: { site_id: string; day: string }[], now: number): Promise<number>;
   /** Raw events stored for a site (for tests and operators; not on a hot path). */

@@ -5,7 +5,9 @@
 //    fails the bad events are found by bisection (isolate.ts): the others are applied, the bad ones
 //    set aside;
 //  - events of a site the store does not know are not applied: the job is retried (loudly: a
-//    worker on the wrong database looks like this), and after its last attempt they are set aside.
+//    worker on the wrong database looks like this), and after its last attempt they are set aside;
+//  - new events older than the retention cutoff the maintenance recorded are not applied by the
+//    store (their raw events, which make a replay count once, may be deleted): they are set aside.
 // Set-aside events are kept in the store (`rejected_events`), logged one by one at error level and
 // counted in the batch log line. A job whose events were all applied or set aside completes.
 import { jobEnvelopeSchema, parseQueuedEvent } from '../core/event.js';
@@ -91,10 +93,16 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
 
   const metrics = deps.metrics;
   const observeApply = (seconds: number) => metrics?.observeApply(seconds);
-  const apply = (events: PreparedEvent[]): Promise<ApplyResult> =>
-    timed(observeApply, () => deps.store.applyEvents(events, { now: now(), sessionTimeoutMs: deps.sessionTimeoutMs }));
+  /** Applies events; the ids the store reports expired are added to `expired`. */
+  const applier =
+    (expired: Set<string>) =>
+    async (events: PreparedEvent[]): Promise<ApplyResult> => {
+      const r = await timed(observeApply, () => deps.store.applyEvents(events, { now: now(), sessionTimeoutMs: deps.sessionTimeoutMs }));
+      for (const id of r.expired ?? []) expired.add(id);
+      return r;
+    };
 
-  async function applyTogether(events: PreparedEvent[]): Promise<ApplyResult> {
+  async function applyTogether(events: PreparedEvent[], apply: (events: PreparedEvent[]) => Promise<ApplyResult>): Promise<ApplyResult> {
     for (const [site, n] of countBySite(events)) {
       deps.logger.info(`Processing ${n === 1 ? 'event' : `${n} events`} for site: ${site}`);
     }
@@ -175,11 +183,28 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
     }
     const events = ready.flatMap((p) => p.events);
     let totals = { applied: 0, duplicates: 0 };
+    const expired = new Set<string>();
+    const apply = applier(expired);
     if (events.length > 0) {
       try {
-        totals = await applyTogether(events);
+        totals = await applyTogether(events, apply);
       } catch (err) {
-        totals = await applyOneByOne(ready, asError(err));
+        totals = await applyOneByOne(ready, asError(err), apply);
+      }
+    }
+    if (expired.size > 0) {
+      for (const p of ready) {
+        for (const e of p.events) {
+          if (!expired.has(e.id)) continue;
+          p.rejected.push(
+            reject(
+              p.raw.get(e.id),
+              e.site_id,
+              `older than the retention cutoff: its time ${new Date(e.ts).toISOString()} is before the cutoff the maintenance recorded when it deleted ` +
+                `older raw events (RETENTION_DAYS + 1 day), so it may have been counted already and is not applied`,
+            ),
+          );
+        }
       }
     }
 
@@ -219,7 +244,7 @@ export function createGroupHandler(deps: ApplyDeps): GroupHandler {
   }
 
   /** The group failed: each job alone, and inside a job the bad events found by bisection. */
-  async function applyOneByOne(ready: Prepared[], groupError: Error): Promise<{ applied: number; duplicates: number }> {
+  async function applyOneByOne(ready: Prepared[], groupError: Error, apply: (events: PreparedEvent[]) => Promise<ApplyResult>): Promise<{ applied: number; duplicates: number }> {
     const totals = { applied: 0, duplicates: 0 };
     if (ready.length > 1) deps.logger.warn(`A group of ${ready.length} jobs failed (${groupError.message}); applying them one by one`);
     for (const p of ready) {

@@ -3,7 +3,7 @@
 // with its tables), so the numbers below are the ones the stores must show.
 import { describe, expect, it } from 'vitest';
 import { DIMENSIONS, ENTRY, EXIT, TOTAL, VISIT_DIMENSIONS } from '../../src/core/dimensions.js';
-import { DAY, HOUR, applyVisitorDeltas, planBatch, type MemberResult, type PlanEvent, type VisitRecord } from '../../src/core/plan.js';
+import { DAY, HOUR, SLOT_DIMS, applyVisitorDeltas, planBatch, slotOf, type PlanEvent, type VisitRecord } from '../../src/core/plan.js';
 import { bucketNumbers } from '../../src/core/time.js';
 
 const MIN = 60_000;
@@ -11,27 +11,24 @@ const T = 30 * MIN;
 const PAGE = DIMENSIONS.find((d) => d.name === 'page')!.id;
 const SOURCE = DIMENSIONS.find((d) => d.name === 'source')!.id;
 
-/** A tiny store: counters, members (refs) and visit states in Maps. */
+/** A tiny store: counters, members (of event-level values) and visit states in Maps. */
 class MemoryRollups {
   counters = new Map<string, Record<string, number>>();
-  members = new Map<string, number>();
+  members = new Set<string>();
   visits = new Map<string, VisitRecord<string>[]>();
 
-  apply(events: PlanEvent<string>[], tz = 'UTC'): void {
-    const plan = planBatch<string>({ events, visits: this.visits, timeoutMs: T, bucketsOf: (ts) => bucketNumbers(ts, tz), none: '' });
-    const results: MemberResult[] = plan.members.map((m) => {
+  constructor(readonly tz = 'UTC') {}
+
+  apply(events: PlanEvent<string>[]): void {
+    const plan = planBatch<string>({ events, visits: this.visits, timeoutMs: T, bucketsOf: (ts) => bucketNumbers(ts, this.tz), none: '' });
+    const inserted = plan.members.map((m) => {
       const c = m.counter;
       const key = `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}|${m.visitor}`;
-      if (m.refs === 0) {
-        const inserted = !this.members.has(key);
-        if (inserted) this.members.set(key, 1);
-        return { inserted };
-      }
-      const after = (this.members.get(key) ?? 0) + m.refs;
-      this.members.set(key, after);
-      return { refsAfter: after };
+      const fresh = !this.members.has(key);
+      this.members.add(key);
+      return fresh;
     });
-    applyVisitorDeltas(plan, results);
+    applyVisitorDeltas(plan, inserted);
     for (const c of plan.counters) {
       const key = `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}`;
       const row = this.counters.get(key) ?? { pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 };
@@ -40,6 +37,37 @@ class MemoryRollups {
     }
     for (const d of plan.deleteVisits) this.visits.set(d.visitor, (this.visits.get(d.visitor) ?? []).filter((v) => v.start !== d.start));
     for (const v of plan.putVisits) this.visits.set(v.visitor, [...(this.visits.get(v.visitor) ?? []).filter((x) => x.start !== v.start), v]);
+    this.checkVisitLevelVisitors();
+  }
+
+  /**
+   * The visitors of every visit-level row, as the plan's deltas added them up, equal the distinct
+   * visitors of the visits now stored that start in the row's bucket with its value (what readers
+   * count from the visit records).
+   */
+  checkVisitLevelVisitors(): void {
+    const expected = new Map<string, Set<string>>();
+    for (const list of this.visits.values()) {
+      for (const v of list) {
+        const at = bucketNumbers(v.start, this.tz);
+        SLOT_DIMS.forEach((dim, slot) => {
+          const value = slot < VISIT_DIMENSIONS.length ? (v.values[slot] ?? '') : dim === ENTRY.id ? v.entry : v.exit;
+          if ((dim === ENTRY.id || dim === EXIT.id) && value === '') return;
+          for (const [grain, bucket] of [[DAY, at.day], [HOUR, at.hour]]) {
+            const key = `${grain}|${bucket}|${dim}||${value}`;
+            const set = expected.get(key) ?? new Set();
+            set.add(v.visitor);
+            expected.set(key, set);
+          }
+        });
+      }
+    }
+    for (const [key, row] of this.counters) {
+      const dim = Number(key.split('|')[2]);
+      if (slotOf(dim) < 0) continue;
+      expect(row.visitors, key).toBe(expected.get(key)?.size ?? 0);
+    }
+    for (const [key, set] of expected) expect(this.counters.get(key)?.visitors, key).toBe(set.size);
   }
 
   row(grain: number, bucket: number, dim: number, value = '') {
@@ -135,10 +163,10 @@ describe('rollup plan: visits', () => {
   });
 
   it('attributes a visit to its first event in the site timezone', () => {
-    const r = new MemoryRollups();
     const tz = 'America/New_York';
+    const r = new MemoryRollups(tz);
     const t = at('2026-12-01T04:50:00Z'); // 23:50 on Nov 30 in New York
-    r.apply([ev('n', t, '/a', { tz }), ev('n', t + 20 * MIN, '/b', { tz })], tz);
+    r.apply([ev('n', t, '/a', { tz }), ev('n', t + 20 * MIN, '/b', { tz })]);
     expect(r.row(DAY, day('2026-11-30T00:00:00Z'), TOTAL.id)).toMatchObject({ visits: 1, pageviews: 1 });
     expect(r.row(DAY, day('2026-12-01T00:00:00Z'), TOTAL.id)).toMatchObject({ visits: 0, pageviews: 1 });
   });
@@ -224,5 +252,112 @@ describe('rollup plan: events in any order', () => {
     const r = new MemoryRollups();
     r.apply([ev('g', t0, '/a'), ev('g', t0 + T - 1, '/b'), ev('g', t0 + T - 1 + T, '/c')]);
     expect(r.row(DAY, d, TOTAL.id)).toMatchObject({ visits: 2, bounces: 1, durationMs: T - 1 });
+  });
+});
+
+// Visitors of visit-level values come from the visit records (no member rows): every apply above
+// and below also checks them against the visits stored (MemoryRollups.checkVisitLevelVisitors).
+describe('rollup plan: visitors of visit-level values', () => {
+  const t0 = at('2026-11-30T10:00:00Z');
+  const d = day('2026-11-30T00:00:00Z');
+  const h = (ts: number) => bucketNumbers(ts, 'UTC').hour;
+
+  it('counts two visits of one visitor on one day with the same value as one visitor', () => {
+    const r = new MemoryRollups();
+    r.apply([ev('v', t0, '/a', { source: 'Google' })]);
+    r.apply([ev('v', t0 + 2 * 60 * MIN, '/b', { source: 'Google' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 2 } });
+    expect(r.rows(HOUR, h(t0), SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    expect(r.rows(HOUR, h(t0 + 2 * 60 * MIN), SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    // A third visit from elsewhere: one more value for the same visitor.
+    r.apply([ev('v', t0 + 4 * 60 * MIN, '/c', { source: 'Bing' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 2 }, Bing: { visitors: 1, visits: 1 } });
+    expect(r.row(DAY, d, TOTAL.id)).toMatchObject({ visitors: 1, visits: 3 });
+  });
+
+  it('moves the visitor between values when a merge changes a visit\'s first event', () => {
+    const r = new MemoryRollups();
+    r.apply([ev('m', t0, '/a', { source: 'Bing' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Bing: { visitors: 1, visits: 1 } });
+    r.apply([ev('m', t0 - 10 * MIN, '/early', { source: 'Google' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    expect(r.row(DAY, d, SOURCE, 'Bing')).toMatchObject({ visitors: 0, visits: 0 });
+    // With another Bing visit the same day, the visitor stays a Bing visitor too.
+    const s = new MemoryRollups();
+    s.apply([ev('m', t0, '/a', { source: 'Bing' }), ev('m', t0 + 3 * 60 * MIN, '/b', { source: 'Bing' })]);
+    s.apply([ev('m', t0 - 10 * MIN, '/early', { source: 'Google' })]);
+    expect(s.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 }, Bing: { visitors: 1, visits: 1 } });
+  });
+
+  it('follows entry and exit pages as they change, per visitor and not per visit', () => {
+    const r = new MemoryRollups();
+    // Two visits of one visitor, both entering and leaving on /a.
+    r.apply([ev('x', t0, '/a'), ev('x', t0 + 2 * 60 * MIN, '/a')]);
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/a': { visitors: 1, visits: 2 } });
+    // The first visit goes on to /b: /a is still the exit of the second.
+    r.apply([ev('x', t0 + MIN, '/b')]);
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/a': { visitors: 1, visits: 1 }, '/b': { visitors: 1, visits: 1 } });
+    // The second too: no visit leaves on /a any more.
+    r.apply([ev('x', t0 + 2 * 60 * MIN + MIN, '/b')]);
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/b': { visitors: 1, visits: 2 } });
+    expect(r.row(DAY, d, EXIT.id, '/a')).toMatchObject({ visitors: 0, visits: 0 });
+    // An earlier page view changes the first visit's entry page.
+    r.apply([ev('x', t0 - 5 * MIN, '/start')]);
+    expect(r.rows(DAY, d, ENTRY.id)).toEqual({ '/start': { visitors: 1, visits: 1 }, '/a': { visitors: 1, visits: 1 } });
+    // A visit of custom events only has no entry or exit page.
+    r.apply([ev('y', t0, null)]);
+    expect(Object.keys(r.rows(DAY, d, ENTRY.id)).sort()).toEqual(['/a', '/start']);
+  });
+
+  it('joins two visits with other values into one: the second one\'s values lose the visitor', () => {
+    const r = new MemoryRollups();
+    const t = at('2026-11-30T10:50:00Z');
+    r.apply([ev('j', t, '/a', { source: 'Google' })]);
+    r.apply([ev('j', t + 40 * MIN, '/c', { source: 'Bing' })]); // 11:30: the next hour
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 }, Bing: { visitors: 1, visits: 1 } });
+    expect(r.rows(HOUR, h(t + 40 * MIN), SOURCE)).toEqual({ Bing: { visitors: 1, visits: 1 } });
+    r.apply([ev('j', t + 20 * MIN, '/b', { source: 'Bing' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    expect(r.rows(DAY, d, ENTRY.id)).toEqual({ '/a': { visitors: 1, visits: 1 } });
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/c': { visitors: 1, visits: 1 } });
+    // In hours: the visit is all of hour 10's; hour 11 keeps no visit-level visitor.
+    expect(r.rows(HOUR, h(t), SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    expect(r.rows(HOUR, h(t), EXIT.id)).toEqual({ '/c': { visitors: 1, visits: 1 } });
+    for (const dim of SLOT_DIMS) expect(r.rows(HOUR, h(t + 40 * MIN), dim)).toEqual({});
+    expect(r.row(HOUR, h(t + 40 * MIN), TOTAL.id)).toMatchObject({ visits: 0, pageviews: 2, visitors: 1 }); // 11:10 and 11:30
+  });
+
+  it('keeps a visit across midnight with the visitors of the day it began, and moves it when an earlier event comes', () => {
+    const r = new MemoryRollups();
+    const midnight = at('2026-12-01T00:00:00Z');
+    r.apply([ev('n', midnight + 5 * MIN, '/b', { source: 'Bing' })]);
+    expect(r.rows(DAY, d + 1, SOURCE)).toEqual({ Bing: { visitors: 1, visits: 1 } });
+    // 23:50 the day before, within the timeout: the visit now begins on Nov 30, with its values.
+    r.apply([ev('n', midnight - 10 * MIN, '/a', { source: 'Google' })]);
+    expect(r.rows(DAY, d, SOURCE)).toEqual({ Google: { visitors: 1, visits: 1 } });
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/b': { visitors: 1, visits: 1 } });
+    for (const dim of SLOT_DIMS) expect(r.rows(DAY, d + 1, dim)).toEqual({});
+    expect(r.row(DAY, d + 1, TOTAL.id)).toMatchObject({ visits: 0, pageviews: 1, visitors: 1 });
+    // Later that night: the exit page moves, on Nov 30's rows.
+    r.apply([ev('n', midnight + 20 * MIN, '/c')]);
+    expect(r.rows(DAY, d, EXIT.id)).toEqual({ '/c': { visitors: 1, visits: 1 } });
+  });
+
+  it('stays exact for many visitors, values and arrival orders', () => {
+    // A fixed pseudo-random stream: 6 visitors, 3 sources, 4 pages, over two days and all hours.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 48271) % 2147483647) % n);
+    const events = Array.from({ length: 120 }, () =>
+      ev(`r${rand(6)}`, t0 + rand(36 * 60) * MIN, rand(5) === 0 ? null : `/p${rand(4)}`, { source: ['Google', 'Bing', ''][rand(3)]! }),
+    );
+    const reference = new MemoryRollups();
+    reference.apply(events);
+    const snapshot = (m: MemoryRollups) => JSON.stringify([...m.counters].filter(([, v]) => Object.values(v).some((n) => n !== 0)).sort());
+    for (let order = 0; order < 3; order++) {
+      const shuffled = [...events].sort(() => rand(3) - 1);
+      const r = new MemoryRollups();
+      for (let i = 0; i < shuffled.length; i += 1 + order * 7) r.apply(shuffled.slice(i, i + 1 + order * 7));
+      expect(snapshot(r)).toBe(snapshot(reference));
+    }
   });
 });

@@ -1,12 +1,16 @@
 // The read path of the MongoDB store: summaries and breakdowns for a period from the rollups,
 // never from raw events. Counters over several buckets are summed by an aggregation; visitors over
-// several buckets are counted exactly, as the distinct visitors of the member documents (refs > 0)
-// of the period's buckets. Realtime reads the visits by their last event and the raw events of the
-// last 30 minutes by the spec's { site_id, timestamp } index.
+// several buckets are counted exactly, as the distinct visitors of the member documents of the
+// period's buckets — for visit-level values (visit dimensions, entry and exit pages), of the visits
+// that started in the period (`visits`, `visit_members`) and of the member documents version 2
+// wrote for them (refs > 0). Realtime reads the visits by their last event and the raw events of
+// the last 30 minutes by the spec's { site_id, timestamp } index.
 import type { Document } from 'mongodb';
 import { IGNORED, TOTAL, scopeOf } from '../../core/dimensions.js';
+import { DAY, ENTRY_SLOT, isVisitLevel, slotOf } from '../../core/plan.js';
+import { dayOfNumber, dayStart } from '../../core/time.js';
 import type { BreakdownQuery, BreakdownRow, BucketCounts, Counts, Period, Realtime, Summary } from '../port.js';
-import { NONE, type Collections } from './schema.js';
+import { COLLECTION_NAMES, NONE, valueHash, type Collections } from './schema.js';
 
 const zero = (): Counts => ({ pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 });
 
@@ -46,6 +50,9 @@ interface ValueGroup extends CounterFields {
 }
 
 export class MongoReader {
+  /** Sites' timezones (they never change): the bounds of a period in time. */
+  private readonly timezones = new Map<string, string>();
+
   constructor(private readonly c: Collections) {}
 
   async summary(siteId: string, period: Period): Promise<Summary> {
@@ -89,7 +96,7 @@ export class MongoReader {
     if (several && metric !== 'visitors') {
       if (q.withVisitors === false) for (const r of rows) r.row.visitors = 0;
       else if (rows.length > 0) {
-        const exact = await this.visitorsByValue(siteId, period, q.dim, scope, rows.map((r) => r.hash));
+        const exact = await this.visitorsByValue(siteId, period, q.dim, scope, rows.map((r) => ({ hash: r.hash, value: r.row.value ?? NONE })));
         for (const r of rows) r.row.visitors = exact.get(r.hash) ?? 0;
       }
     }
@@ -164,9 +171,10 @@ export class MongoReader {
   }
 
   /** Distinct visitors per value (by value hash) over the period's buckets, of every value or of these. */
-  private async visitorsByValue(siteId: string, p: Period, dim: number, scope: string, hashes?: string[]): Promise<Map<string, number>> {
+  private async visitorsByValue(siteId: string, p: Period, dim: number, scope: string, only?: { hash: string; value: string }[]): Promise<Map<string, number>> {
+    if (scope === NONE && isVisitLevel(dim)) return this.visitVisitorsByValue(siteId, p, dim, only?.map((r) => r.value));
     const match: Document = { site_id: siteId, grain: p.grain, dim, scope, bucket: range(p), refs: { $gt: 0 } };
-    if (hashes) match.value_hash = { $in: hashes };
+    if (only) match.value_hash = { $in: only.map((r) => r.hash) };
     const rows = await this.c.members
       .aggregate<{ _id: string; visitors: number }>(
         [{ $match: match }, { $group: { _id: { value_hash: '$value_hash', visitor: '$visitor' } } }, { $group: { _id: '$_id.value_hash', visitors: { $sum: 1 } } }],
@@ -174,6 +182,78 @@ export class MongoReader {
       )
       .toArray();
     return new Map(rows.map((r) => [r._id, Number(r.visitors)]));
+  }
+
+  /**
+   * Distinct visitors per value of a visit-level dimension over the period: the visits that
+   * started in it, in `visits` (by start time) and `visit_members` (by bucket), and the member
+   * documents version 2 kept for these values (refs > 0; their value read from the rollup they
+   * belong to, as they only hold its hash). Grouped by the value itself, keyed by its hash here.
+   */
+  private async visitVisitorsByValue(siteId: string, p: Period, dim: number, values?: string[]): Promise<Map<string, number>> {
+    const tz = await this.timezoneOf(siteId);
+    const slot = slotOf(dim);
+    const value = slot < ENTRY_SLOT ? { $ifNull: [{ $arrayElemAt: ['$vals', slot] }, NONE] } : slot === ENTRY_SLOT ? '$entry' : '$exit';
+    const from = p.grain === DAY ? dayStart(dayOfNumber(p.from), tz) : p.from;
+    const to = p.grain === DAY ? dayStart(dayOfNumber(p.to), tz) : p.to;
+    const legacy: Document[] = [
+      { $match: { site_id: siteId, grain: p.grain, dim, scope: NONE, bucket: range(p), refs: { $gt: 0 } } },
+      {
+        $lookup: {
+          from: COLLECTION_NAMES.rollups,
+          let: { site: '$site_id', grain: '$grain', dim: '$dim', scope: '$scope', bucket: '$bucket', hash: '$value_hash' },
+          pipeline: [
+            {
+              $match: {
+                $expr: {
+                  $and: [
+                    { $eq: ['$site_id', '$$site'] },
+                    { $eq: ['$grain', '$$grain'] },
+                    { $eq: ['$dim', '$$dim'] },
+                    { $eq: ['$scope', '$$scope'] },
+                    { $eq: ['$bucket', '$$bucket'] },
+                    { $eq: ['$value_hash', '$$hash'] },
+                  ],
+                },
+              },
+            },
+            { $limit: 1 },
+            { $project: { _id: 0, value: 1 } },
+          ],
+          as: 'rollup',
+        },
+      },
+      { $project: { _id: 0, visitor: 1, v: { $arrayElemAt: ['$rollup.value', 0] } } },
+    ];
+    const pipeline: Document[] = [
+      { $match: { site_id: siteId, start_ms: { $gte: from, $lt: to } } },
+      { $project: { _id: 0, visitor: 1, v: value } },
+      {
+        $unionWith: {
+          coll: COLLECTION_NAMES.visitMembers,
+          pipeline: [{ $match: { site_id: siteId, [p.grain === DAY ? 'start_day' : 'start_hour']: range(p) } }, { $project: { _id: 0, visitor: 1, v: value } }],
+        },
+      },
+      { $unionWith: { coll: COLLECTION_NAMES.members, pipeline: legacy } },
+      // No page view, no entry or exit page.
+      ...(slot >= ENTRY_SLOT ? [{ $match: { v: { $ne: NONE } } }] : []),
+      ...(values ? [{ $match: { v: { $in: values } } }] : []),
+      { $group: { _id: { v: '$v', visitor: '$visitor' } } },
+      { $group: { _id: '$_id.v', visitors: { $sum: 1 } } },
+    ];
+    const rows = await this.c.visits.aggregate<{ _id: string | null; visitors: number }>(pipeline, { allowDiskUse: true }).toArray();
+    return new Map(rows.map((r) => [valueHash(r._id ?? NONE), Number(r.visitors)]));
+  }
+
+  private async timezoneOf(siteId: string): Promise<string> {
+    let tz = this.timezones.get(siteId);
+    if (tz === undefined) {
+      const site = await this.c.sites.findOne({ _id: siteId }, { projection: { _id: 0, timezone: 1 } });
+      tz = site?.timezone ?? 'UTC';
+      if (this.timezones.size >= 100_000) this.timezones.clear();
+      if (site) this.timezones.set(siteId, tz);
+    }
+    return tz;
   }
 }
 

@@ -117,7 +117,12 @@ export interface RollupDoc {
   revision: number;
 }
 
-/** Which visitors a rollup counts: its `visitors` is the number of member documents with refs > 0. */
+/**
+ * Which visitors a rollup of an event-level value counts (totals, pages, events, properties): its
+ * `visitors` is the number of its member documents (refs 1, inserted if absent). Version 2 also
+ * kept reference counts of visit-level values here; those documents stay and readers count the
+ * ones with refs > 0. Visit-level values now take their members from the visits (read.ts).
+ */
 export interface MemberDoc {
   site_id: string;
   grain: number;
@@ -129,7 +134,10 @@ export interface MemberDoc {
   refs: number;
 }
 
-/** One visit (core/plan.ts VisitRecord), shared by every worker, kept RETENTION_DAYS. */
+/**
+ * One visit (core/plan.ts VisitRecord), shared by every worker; the membership of visit-level
+ * dimensions too. Past the retention horizon it moves to `visit_members`.
+ */
 export interface VisitDoc {
   site_id: string;
   visitor: string;
@@ -144,6 +152,21 @@ export interface VisitDoc {
   exit_ms: number;
   pageviews: number;
   events: number;
+}
+
+/**
+ * A visit past the retention horizon, as much of it as the membership of visit-level dimensions
+ * needs (append-only): its visitor and values, by the local day and hour it started in.
+ */
+export interface VisitMemberDoc {
+  site_id: string;
+  /** Local day (days since 1970) and local hour (epoch ms) of its start. */
+  start_day: number;
+  start_hour: number;
+  visitor: string;
+  vals: string[];
+  entry: string;
+  exit: string;
 }
 
 /** The daily salts of the cookieless visitor hash (core/salt.ts), one per date. */
@@ -164,7 +187,11 @@ export interface SchemaMigrationDoc {
   expires_at?: Date;
 }
 
-/** Facts about the store itself: `{ _id: 'store_id', value }`, its random id (queue binding). */
+/**
+ * Facts about the store itself: `{ _id: 'store_id', value }`, its random id (queue binding), and
+ * `{ _id: 'retention_cutoff_ms', value }`, the retention cutoff (epoch ms as text) recorded by the
+ * maintenance before it deletes raw events.
+ */
 export interface MetaDoc {
   _id: string;
   value: string;
@@ -190,6 +217,7 @@ export interface Collections {
   rollups: Collection<RollupDoc>;
   members: Collection<MemberDoc>;
   visits: Collection<VisitDoc>;
+  visitMembers: Collection<VisitMemberDoc>;
   salts: Collection<SaltDoc>;
   schemaMigrations: Collection<SchemaMigrationDoc>;
   meta: Collection<MetaDoc>;
@@ -215,6 +243,7 @@ export const COLLECTION_NAMES: Record<keyof Collections, string> = {
   rollups: 'rollups',
   members: 'members',
   visits: 'visits',
+  visitMembers: 'visit_members',
   salts: 'salts',
   schemaMigrations: 'schema_migrations',
   meta: 'meta',
@@ -233,6 +262,7 @@ export function collections(db: Db): Collections {
     rollups: c<RollupDoc>('rollups'),
     members: c<MemberDoc>('members'),
     visits: c<VisitDoc>('visits'),
+    visitMembers: c<VisitMemberDoc>('visitMembers'),
     salts: c<SaltDoc>('salts'),
     schemaMigrations: c<SchemaMigrationDoc>('schemaMigrations'),
     meta: c<MetaDoc>('meta'),
@@ -259,8 +289,14 @@ export const INDEXES: Partial<Record<keyof Collections, IndexDescription[]>> = {
   rollups: [{ key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, value_hash: 1 }, unique: true }],
   // The visitor before the value: the members of a batch's visitors are found by index.
   members: [{ key: { site_id: 1, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1 }, unique: true }],
-  // The visits of a batch's visitors; realtime and retention by the time of their last event.
-  visits: [{ key: { site_id: 1, visitor: 1, start_ms: 1 }, unique: true }, { key: { site_id: 1, last_ms: 1 } }],
+  // The visits of a batch's visitors; realtime and retention by the time of their last event;
+  // the members of visit-level values of a period by their start.
+  visits: [{ key: { site_id: 1, visitor: 1, start_ms: 1 }, unique: true }, { key: { site_id: 1, last_ms: 1 } }, { key: { site_id: 1, start_ms: 1 } }],
+  // Visits past retention, read by the buckets they started in. (No data step for this change:
+  // member documents of visit-level values written before stay, and readers count those with
+  // refs > 0; a visit still open at the upgrade and changed later can leave one stale document,
+  // seen only by range unions over the upgrade's day.)
+  visitMembers: [{ key: { site_id: 1, start_day: 1 } }, { key: { site_id: 1, start_hour: 1 } }],
   rejectedEvents: [{ key: { site_id: 1, rejected_at: 1 } }],
 };
 

@@ -6,7 +6,7 @@ import { TOTAL } from '../../core/dimensions.js';
 import { DAY } from '../../core/plan.js';
 import type { Salt } from '../../core/salt.js';
 import type { Site } from '../../core/site.js';
-import { dayNumber } from '../../core/time.js';
+import { bucketNumbers, dayNumber } from '../../core/time.js';
 import {
   SiteExistsError,
   type AnalyticsStore,
@@ -29,7 +29,10 @@ import { assertTransactionsSupported, dbNameFromUri } from './connection.js';
 import { migrate, type MigrationTiming } from './migrate.js';
 import { MongoReader } from './read.js';
 import { collections, NONE, type Collections, type RollupDoc, type SiteDoc } from './schema.js';
-import { isDuplicateKey, MongoWriter } from './write.js';
+import { isDuplicateKey, MongoWriter, RETENTION_CUTOFF, TRANSACTION } from './write.js';
+
+/** Visits moved per transaction by the maintenance. */
+const MOVE_CHUNK = 1000;
 
 export interface MongoStoreOptions {
   /** Overrides the database named in the URI (tests use one database per run). */
@@ -208,6 +211,12 @@ export class MongoStore implements AnalyticsStore {
   }
 
   async deleteEventsBefore(before: number, beforeDay: number): Promise<number> {
+    // The cutoff first (kept at its highest): a worker applying events from now on refuses those
+    // older (write.ts storeRaw).
+    const recorded = await this.c.meta.findOne({ _id: RETENTION_CUTOFF });
+    if (!recorded || Number(recorded.value) < before) {
+      await this.c.meta.updateOne({ _id: RETENTION_CUTOFF }, { $set: { value: String(before) } }, { upsert: true });
+    }
     // Per site, so each delete walks an index that starts with site_id. A deleteMany yields as it
     // goes on the server, so no slicing is needed to keep other writers moving.
     let deleted = 0;
@@ -215,12 +224,43 @@ export class MongoStore implements AnalyticsStore {
     for (const { _id: siteId } of await this.c.sites.find({}, { projection: { _id: 1 } }).toArray()) {
       deleted += (await this.c.events.deleteMany({ site_id: siteId, timestamp: { $lt: cutoff } })).deletedCount;
       await this.c.ignoredEvents.deleteMany({ site_id: siteId, timestamp: { $lt: cutoff } });
-      await this.c.visits.deleteMany({ site_id: siteId, last_ms: { $lt: before } });
       // Hashed visitors belong to one salt date: once it is past retention nothing can match them
       // again. (Given visitors have day null, which `$lt` on a number never matches.)
       await this.c.visitors.deleteMany({ site_id: siteId, day: { $lt: beforeDay } });
     }
     return deleted;
+  }
+
+  async moveVisitsBefore(before: number): Promise<number> {
+    let moved = 0;
+    const session = this.client.startSession();
+    try {
+      for (const site of await this.c.sites.find({}, { projection: { _id: 1, timezone: 1 } }).toArray()) {
+        for (;;) {
+          // One transaction per chunk: a visit is in `visits` or in `visit_members`, never both or neither.
+          const n = await session.withTransaction(async (s) => {
+            const docs = await this.c.visits
+              .find({ site_id: site._id, last_ms: { $lt: before } }, { session: s, sort: { last_ms: 1 }, limit: MOVE_CHUNK, projection: { _id: 1, visitor: 1, start_ms: 1, vals: 1, entry: 1, exit: 1 } })
+              .toArray();
+            if (docs.length === 0) return 0;
+            await this.c.visitMembers.insertMany(
+              docs.map((d) => {
+                const at = bucketNumbers(Number(d.start_ms), site.timezone);
+                return { site_id: site._id, start_day: at.day, start_hour: at.hour, visitor: d.visitor, vals: d.vals, entry: d.entry, exit: d.exit };
+              }),
+              { session: s, ordered: true },
+            );
+            await this.c.visits.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session: s });
+            return docs.length;
+          }, TRANSACTION);
+          moved += n;
+          if (n < MOVE_CHUNK) break;
+        }
+      }
+    } finally {
+      await session.endSession();
+    }
+    return moved;
   }
 
   async createPlaceholders(rows: { site_id: string; day: string }[], _now: number): Promise<number> {

@@ -3,9 +3,10 @@
 // lock document per visitor, the stored visits the batch's events can touch, then the rollup plan
 // of src/core/plan.ts executed as one bulk write per collection. Ids in the plan are the strings
 // themselves ('' = no value); unique keys match long values by their hash (schema.ts valueHash).
+// New events older than the retention cutoff the maintenance recorded are not applied (storeRaw).
 import type { AnyBulkWriteOperation, ClientSession, Collection, Filter, MongoClient, TransactionOptions } from 'mongodb';
 import { IGNORED, TOTAL } from '../../core/dimensions.js';
-import { applyVisitorDeltas, planBatch, type CounterDelta, type MemberOp, type MemberResult, type PlanEvent, type RollupPlan, type VisitRecord } from '../../core/plan.js';
+import { applyVisitorDeltas, planBatch, VisitWindow, type CounterDelta, type PlanEvent, type RollupPlan, type VisitRecord } from '../../core/plan.js';
 import { bucketNumbers } from '../../core/time.js';
 import { visitorKind } from '../../core/visitor.js';
 import type { ApplyOptions, ApplyResult, PreparedEvent } from '../port.js';
@@ -24,9 +25,8 @@ import {
 
 /** Ids per `find` with `$in`: keeps each command far below the 16 MB document limit. */
 const IN_CHUNK = 10_000;
-/** Reference-count reads: visitors per `$or` branch, branches per `find`. */
-const REFS_VISITORS = 1_000;
-const REFS_BRANCHES = 100;
+/** The meta document of the retention cutoff (schema.ts MetaDoc). */
+export const RETENTION_CUTOFF = 'retention_cutoff_ms';
 
 // Snapshot reads make the "already stored?" check, the visits read and the writes one consistent
 // view; majority commit means an applied batch survives a failover, so the queue may forget the job.
@@ -58,13 +58,13 @@ export class MongoWriter {
         try {
           // withTransaction retries the callback on TransientTransactionError (write conflicts with
           // another worker) with backoff; the attempt count keeps that bounded.
-          const applied = await session.withTransaction(async (s) => {
+          const { applied, expired } = await session.withTransaction(async (s) => {
             if (++attempts > this.maxAttempts) {
               throw new Error(`applyEvents: transaction not committed after ${this.maxAttempts} attempts (write conflicts)`);
             }
             return this.applyIn(s, unique, opts);
           }, TRANSACTION);
-          return { applied, duplicates: events.length - applied };
+          return { applied, duplicates: events.length - applied - expired.length, ...(expired.length > 0 ? { expired } : {}) };
         } catch (err) {
           // A concurrent transaction committed one of these event ids after our snapshot: retry,
           // and the next attempt sees it as already stored.
@@ -77,9 +77,9 @@ export class MongoWriter {
     }
   }
 
-  /** Applies the events not stored yet (ids distinct); returns how many that was. */
-  private async applyIn(s: ClientSession, events: PreparedEvent[], opts: ApplyOptions): Promise<number> {
-    const news = await this.storeRaw(s, events, opts.now);
+  /** Applies the events not stored yet (ids distinct); returns how many that was, and the expired ones. */
+  private async applyIn(s: ClientSession, events: PreparedEvent[], opts: ApplyOptions): Promise<{ applied: number; expired: string[] }> {
+    const { news, expired } = await this.storeRaw(s, events, opts.now);
     const bySite = new Map<string, PreparedEvent[]>();
     for (const e of news) {
       const list = bySite.get(e.site_id);
@@ -87,20 +87,31 @@ export class MongoWriter {
       else bySite.set(e.site_id, [e]);
     }
     for (const [siteId, siteEvents] of [...bySite].sort(([a], [b]) => byString(a, b))) await this.applySite(s, siteId, siteEvents, opts);
-    return news.length;
+    return { applied: news.length, expired };
   }
 
-  /** Inserts the raw events not stored yet (counted ones in `events`, ignored ones in `ignored_events`); returns those. */
-  private async storeRaw(s: ClientSession, events: PreparedEvent[], now: number): Promise<PreparedEvent[]> {
+  /**
+   * Inserts the raw events not stored yet (counted ones in `events`, ignored ones in
+   * `ignored_events`); returns those, and the new ones older than the retention cutoff, which are
+   * not inserted or applied: their raw events may have been deleted already, so one of them may
+   * have been counted before (the worker sets them aside). In the transaction's snapshot: a
+   * maintenance that recorded a later cutoff after it began deleted raw events after it too, which
+   * this snapshot still sees (and inserting one of those ids again conflicts and retries).
+   */
+  private async storeRaw(s: ClientSession, events: PreparedEvent[], now: number): Promise<{ news: PreparedEvent[]; expired: string[] }> {
     const counted = events.filter((e) => !e.ignored);
     const ignored = events.filter((e) => e.ignored);
     const stored = new Set([...(await storedIds(this.c.events, s, counted)), ...(await storedIds(this.c.ignoredEvents, s, ignored))]);
+    const unseen = events.some((e) => !stored.has(e.id));
+    const meta = unseen ? await this.c.meta.findOne({ _id: RETENTION_CUTOFF }, { session: s }) : null;
+    const cutoff = meta ? Number(meta.value) : -Infinity;
     const at = new Date(now);
-    const newCounted = counted.filter((e) => !stored.has(e.id));
-    const newIgnored = ignored.filter((e) => !stored.has(e.id));
+    const isNew = (e: PreparedEvent) => !stored.has(e.id) && e.ts >= cutoff;
+    const newCounted = counted.filter(isNew);
+    const newIgnored = ignored.filter(isNew);
     if (newCounted.length > 0) await this.c.events.insertMany(newCounted.map((e) => eventDoc(e, at)), { session: s, ordered: true });
     if (newIgnored.length > 0) await this.c.ignoredEvents.insertMany(newIgnored.map(ignoredDoc), { session: s, ordered: true });
-    return events.filter((e) => !stored.has(e.id));
+    return { news: events.filter(isNew), expired: events.filter((e) => !stored.has(e.id) && e.ts < cutoff).map((e) => e.id) };
   }
 
   private async applySite(s: ClientSession, siteId: string, events: PreparedEvent[], opts: ApplyOptions): Promise<void> {
@@ -138,97 +149,47 @@ export class MongoWriter {
     await this.c.visitors.bulkWrite(ops, { session: s, ordered: true });
   }
 
-  /** The stored visits of the events' visitors that end after (first event − timeout) and start before (last event + timeout). */
+  /**
+   * The stored visits the plan needs (PlanInput.visits: those the events can touch and those of
+   * the same local days), read as core/plan.ts VisitWindow says.
+   */
   private async loadVisits(s: ClientSession, siteId: string, events: PlanEvent<string>[], timeoutMs: number): Promise<Map<string, VisitRecord<string>[]>> {
     const out = new Map<string, VisitRecord<string>[]>();
     if (events.length === 0) return out;
     const visitors = [...new Set(events.map((e) => e.visitor))].sort(byString);
-    let from = Infinity;
-    let to = -Infinity;
-    for (const e of events) {
-      from = Math.min(from, e.ts - timeoutMs);
-      to = Math.max(to, e.ts + timeoutMs);
-    }
-    for (let i = 0; i < visitors.length; i += IN_CHUNK) {
-      const part = visitors.slice(i, i + IN_CHUNK);
-      const docs = await this.c.visits
-        .find({ site_id: siteId, visitor: { $in: part }, last_ms: { $gt: from }, start_ms: { $lt: to } }, { session: s, projection: { _id: 0, site_id: 0 } })
-        .toArray();
-      for (const d of docs) {
-        const record = visitRecord(d);
-        const list = out.get(record.visitor);
-        if (list) list.push(record);
-        else out.set(record.visitor, [record]);
+    const w = new VisitWindow(events, timeoutMs);
+    const read = async (filter: (part: string[]) => Filter<VisitDoc>) => {
+      for (let i = 0; i < visitors.length; i += IN_CHUNK) {
+        const docs = await this.c.visits.find(filter(visitors.slice(i, i + IN_CHUNK)), { session: s, projection: { _id: 0, site_id: 0 } }).toArray();
+        for (const d of docs) {
+          const record = visitRecord(d);
+          const list = out.get(record.visitor);
+          if (list) list.push(record);
+          else out.set(record.visitor, [record]);
+        }
       }
-    }
+    };
+    await read((part) => ({ site_id: siteId, visitor: { $in: part }, start_ms: { $lt: w.hi }, $or: [{ start_ms: { $gte: w.lo } }, { last_ms: { $gt: w.from } }] }));
+    // A long visit overlapping the batch: the visits of the days before it starts too.
+    const missing = w.missingFrom([...out.values()].flat());
+    if (missing !== undefined) await read((part) => ({ site_id: siteId, visitor: { $in: part }, start_ms: { $gte: missing, $lt: w.lo }, last_ms: { $lte: w.from } }));
     return out;
   }
 
   /**
-   * Memberships, in one bulk write: refs 0 is insert-if-absent (`$setOnInsert`; the upserted ones
-   * are new visitors of their row), ±n a reference count (`$inc`), whose value before the write is
-   * read first. Exact: another transaction changing one of these documents after this snapshot
-   * makes this one's write conflict and retry. Then the plan's visitor counts follow.
+   * Memberships of event-level values, in one bulk write of insert-if-absent upserts
+   * (`$setOnInsert`): the upserted ones are new visitors of their row. Exact: another transaction
+   * inserting one of these documents after this snapshot makes this one's write conflict and
+   * retry. Then the plan's visitor counts follow.
    */
   private async writeMembers(s: ClientSession, siteId: string, plan: RollupPlan<string>, hashes: HashMemo): Promise<void> {
     if (plan.members.length === 0) return;
-    const before = await this.readRefs(s, siteId, plan.members.filter((m) => m.refs !== 0));
-    const ops: AnyBulkWriteOperation<MemberDoc>[] = plan.members.map((m) => {
-      const filter = memberFilter(siteId, m.counter, m.visitor, hashes);
-      return m.refs === 0
-        ? { updateOne: { filter, update: { $setOnInsert: { refs: 1 } }, upsert: true } }
-        : { updateOne: { filter, update: { $inc: { refs: m.refs } }, upsert: true } };
-    });
+    const ops: AnyBulkWriteOperation<MemberDoc>[] = plan.members.map((m) => ({
+      updateOne: { filter: memberFilter(siteId, m.counter, m.visitor, hashes), update: { $setOnInsert: { refs: 1 } }, upsert: true },
+    }));
     const res = await this.c.members.bulkWrite(ops, { session: s, ordered: true });
     const upserted = new Set(Object.keys(res.upsertedIds).map(Number));
-    const results: MemberResult[] = plan.members.map((m, i) =>
-      m.refs === 0 ? { inserted: upserted.has(i) } : { refsAfter: (before.get(memberKey(m.counter, m.visitor, hashes)) ?? 0) + m.refs },
-    );
-    applyVisitorDeltas(plan, results);
-  }
-
-  /**
-   * The stored reference counts of these ops: one `$or` branch per bucket, holding the visitors and
-   * dimensions of that bucket's ops, so each branch is a tight range of the unique index (the
-   * visitor comes before the value). It finds a superset of the ops' documents, matched by key; an
-   * absent document counts 0.
-   */
-  private async readRefs(s: ClientSession, siteId: string, ops: MemberOp<string>[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const buckets = new Map<string, { grain: number; bucket: number; dims: Set<number>; scopes: Set<string>; visitors: Set<string> }>();
-    for (const m of ops) {
-      const k = `${m.counter.grain}|${m.counter.bucket}`;
-      let b = buckets.get(k);
-      if (!b) buckets.set(k, (b = { grain: m.counter.grain, bucket: m.counter.bucket, dims: new Set(), scopes: new Set(), visitors: new Set() }));
-      b.dims.add(m.counter.dim);
-      b.scopes.add(m.counter.scope);
-      b.visitors.add(m.visitor);
-    }
-    const branches: Filter<MemberDoc>[] = [];
-    const ordered = [...buckets.values()].sort((a, b) => a.grain - b.grain || a.bucket - b.bucket);
-    for (const b of ordered) {
-      const visitors = [...b.visitors].sort(byString);
-      for (let i = 0; i < visitors.length; i += REFS_VISITORS) {
-        branches.push({
-          site_id: siteId,
-          grain: b.grain,
-          dim: { $in: [...b.dims].sort((x, y) => x - y) },
-          scope: { $in: [...b.scopes].sort(byString) },
-          bucket: b.bucket,
-          visitor: { $in: visitors.slice(i, i + REFS_VISITORS) },
-        });
-      }
-    }
-    for (let i = 0; i < branches.length; i += REFS_BRANCHES) {
-      const docs = await this.c.members
-        .find(
-          { $or: branches.slice(i, i + REFS_BRANCHES) },
-          { session: s, projection: { _id: 0, grain: 1, dim: 1, scope: 1, bucket: 1, visitor: 1, value_hash: 1, refs: 1 } },
-        )
-        .toArray();
-      for (const d of docs) out.set(keyOf(Number(d.grain), Number(d.bucket), d.dim, d.scope, d.value_hash, d.visitor), Number(d.refs));
-    }
-    return out;
+    applyVisitorDeltas(plan, plan.members.map((_, i) => upserted.has(i)));
   }
 
   /** Counters, `$inc` upserts in one bulk write; the totals and ignored rows, which every batch of the site touches, last. */
@@ -311,11 +272,7 @@ function memberFilter(siteId: string, c: CounterDelta<string>, visitor: string, 
   return { site_id: siteId, grain: c.grain, dim: c.dim, scope: c.scope, bucket: c.bucket, visitor, value_hash: hashes.of(c.value) };
 }
 
-// Only ever a Map key in memory, never a field name; JSON keeps the parts apart whatever they hold.
-const keyOf = (grain: number, bucket: number, dim: number, scope: string, hash: string, visitor: string) => JSON.stringify([grain, bucket, dim, scope, hash, visitor]);
-const memberKey = (c: CounterDelta<string>, visitor: string, hashes: HashMemo) => keyOf(c.grain, c.bucket, c.dim, c.scope, hashes.of(c.value), visitor);
-
-function visitRecord(d: Omit<VisitDoc, 'site_id'>): VisitRecord<string> {
+export function visitRecord(d: Omit<VisitDoc, 'site_id'>): VisitRecord<string> {
   return {
     visitor: d.visitor,
     start: Number(d.start_ms),

@@ -23,8 +23,6 @@ export interface Bulk {
   insertNewIds(db: Kysely<Database>, t: Table, idColumn: string, rows: Value[][]): Promise<(number | undefined)[]>;
   /** Inserts rows, or on conflict adds the `add` columns to the stored row and overwrites `set`. */
   upsertAdd(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], set?: string[]): Promise<void>;
-  /** upsertAdd that returns, per row, the stored value of `column` afterwards. */
-  upsertAddReturning(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]>;
 }
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -80,15 +78,6 @@ export class PostgresBulk implements Bulk {
     if (rows.length === 0) return;
     await sql`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))}) do update set ${sql.raw(updateClause(t, add, set))}`.execute(db);
   }
-
-  async upsertAddReturning(db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]> {
-    if (rows.length === 0) return [];
-    const idx = t.key.map((k) => t.columns.indexOf(k));
-    const res = await sql<Record<string, Value>>`${this.source(t, rows)} on conflict (${sql.raw(t.key.map(ident).join(', '))})
-      do update set ${sql.raw(updateClause(t, add, []))} returning ${sql.raw([...t.key, column].map(ident).join(', '))}`.execute(db);
-    const after = new Map(res.rows.map((r) => [t.key.map((k) => String(r[k])).join('\u0000'), Number(r[column])]));
-    return rows.map((row) => after.get(keyOf(row, idx))!);
-  }
 }
 
 function updateClause(t: Table, add: string[], set: string[]): string {
@@ -133,10 +122,5 @@ export class SqliteBulk implements Bulk {
   async upsertAdd(_db: Kysely<Database>, t: Table, rows: Value[][], add: string[], set: string[] = []): Promise<void> {
     const s = this.insert(t, `on conflict (${t.key.map(ident).join(', ')}) do update set ${updateClause(t, add, set)}`);
     for (const row of rows) s.run(row);
-  }
-
-  async upsertAddReturning(_db: Kysely<Database>, t: Table, rows: Value[][], add: string[], column: string): Promise<number[]> {
-    const s = this.insert(t, `on conflict (${t.key.map(ident).join(', ')}) do update set ${updateClause(t, add, [])} returning ${ident(column)}`);
-    return rows.map((row) => Number((s.get(row) as Record<string, Value>)[column]));
   }
 }

@@ -5,8 +5,15 @@
 // changed. Visitors are counted exactly only for the values that can make the top `limit`: a
 // value's visitors over the period are at most the sum of its per-bucket visitors, so values are
 // taken in order of that bound until the next bound cannot beat the last row kept.
+//
+// Members of event-level values (totals, pages, events, properties) are member rows. Members of
+// visit-level values (visit dimensions, entry and exit pages) are the visits that start in the
+// bucket (tables `visits` and, past retention, `visit_members`), plus the member rows version 4 of
+// the schema wrote for them (refs > 0), which stay for the days it wrote.
 import { sql, type Kysely } from 'kysely';
 import { IGNORED, TOTAL } from '../../core/dimensions.js';
+import { DAY, ENTRY_SLOT, isVisitLevel, slotOf, type Grain } from '../../core/plan.js';
+import { bucketNumbers, dayOfNumber, dayStart, HOUR, tzOffset } from '../../core/time.js';
 import { pathHash as valueHash } from '../path-hash.js';
 import type { BreakdownQuery, BreakdownRow, BucketCounts, Counts, Period, Realtime, Summary } from '../port.js';
 import type { Database } from './schema.js';
@@ -24,6 +31,8 @@ interface Totals {
 export class SqlReader {
   /** Per-process memory for range answers. */
   private cache: SnapshotCache;
+  /** Sites' timezones (they never change): the bounds of their buckets in time. */
+  private timezones = new Map<string, string>();
 
   constructor(
     private db: Kysely<Database>,
@@ -245,7 +254,10 @@ export class SqlReader {
     return out;
   }
 
-  /** Visitor ids per value and bucket (member rows with refs > 0), from valid snapshots or one query. */
+  /**
+   * Visitor ids per value and bucket, from valid snapshots or one query per 100 stale buckets:
+   * member rows with refs > 0, and for visit-level dimensions the visits starting in the bucket.
+   */
   private async memberSnapshots(siteId: string, p: Period, totals: Totals[], dim: number, scope: number): Promise<MemberSnapshot[]> {
     const key = (b: number) => `m|${siteId}|${p.grain}|${b}|${dim}|${scope}`;
     const out: MemberSnapshot[] = [];
@@ -261,13 +273,14 @@ export class SqlReader {
         where site_id = ${siteId} and grain = ${p.grain} and bucket in (${sql.join(part.map((t) => t.bucket))})
           and dim = ${dim} and scope = ${scope} and refs > 0`.execute(this.db);
       const byBucket = new Map<number, [number, number][]>();
-      for (const r of rows.rows) {
-        const b = Number(r.bucket);
-        const l = byBucket.get(b);
-        const pair: [number, number] = [Number(r.value), Number(r.visitor_id)];
+      const add = (bucket: number, value: number, visitor: number) => {
+        const l = byBucket.get(bucket);
+        const pair: [number, number] = [value, visitor];
         if (l) l.push(pair);
-        else byBucket.set(b, [pair]);
-      }
+        else byBucket.set(bucket, [pair]);
+      };
+      for (const r of rows.rows) add(Number(r.bucket), Number(r.value), Number(r.visitor_id));
+      if (scope === 0 && isVisitLevel(dim)) await this.visitMembers(siteId, p.grain, part.map((t) => t.bucket), dim, add);
       for (const t of part) {
         const snap = memberSnapshot(t.revision, byBucket.get(t.bucket) ?? []);
         this.cache.set(key(t.bucket), { kind: 'members', value: snap });
@@ -275,6 +288,50 @@ export class SqlReader {
       }
     }
     return out;
+  }
+
+  /**
+   * The (value, visitor) of every visit starting in these buckets, for a visit-level dimension: one
+   * statement per run of adjacent buckets over `visits` (by start time) and `visit_members` (by
+   * bucket). A visit is in one of the two (the maintenance moves it in one transaction), and the one
+   * statement reads both in one snapshot.
+   */
+  private async visitMembers(siteId: string, grain: Grain, buckets: number[], dim: number, add: (bucket: number, value: number, visitor: number) => void): Promise<void> {
+    const tz = await this.timezoneOf(siteId);
+    const slot = slotOf(dim);
+    const column = sql.ref(slot < ENTRY_SLOT ? 'vals' : slot === ENTRY_SLOT ? 'entry_id' : 'exit_id');
+    const bucketColumn = sql.ref(grain === DAY ? 'start_day' : 'start_hour');
+    const wanted = new Set(buckets);
+    for (const run of adjacentRuns(grain, buckets)) {
+      const first = run[0]!;
+      const last = run.at(-1)!;
+      // Starts from the first bucket's start to past the last one's end (a local hour is at most 90 minutes).
+      const lo = grain === DAY ? dayStart(dayOfNumber(first), tz) : first;
+      const hi = grain === DAY ? dayStart(dayOfNumber(last + 1), tz) : last + 2 * HOUR;
+      const rows = await sql<{ moved: number; at: number; visitor_id: number; v: string | number }>`
+        select 0 as moved, start_ms as at, visitor_id, ${column} as v from visits where site_id = ${siteId} and start_ms >= ${lo} and start_ms < ${hi}
+        union all
+        select 1 as moved, ${bucketColumn} as at, visitor_id, ${column} as v from visit_members where site_id = ${siteId} and ${bucketColumn} >= ${first} and ${bucketColumn} <= ${last}`.execute(this.db);
+      const bucketOf = bucketFunction(grain, tz, lo, hi);
+      for (const r of rows.rows) {
+        const bucket = Number(r.moved) === 1 ? Number(r.at) : bucketOf(Number(r.at));
+        if (!wanted.has(bucket)) continue;
+        const value = slot < ENTRY_SLOT ? field(String(r.v), slot) : Number(r.v);
+        if (slot >= ENTRY_SLOT && value === 0) continue; // no page view: no entry or exit page
+        add(bucket, value, Number(r.visitor_id));
+      }
+    }
+  }
+
+  private async timezoneOf(siteId: string): Promise<string> {
+    let tz = this.timezones.get(siteId);
+    if (tz === undefined) {
+      const row = await this.db.selectFrom('sites').select('timezone').where('site_id', '=', siteId).executeTakeFirst();
+      tz = row?.timezone ?? 'UTC';
+      if (this.timezones.size >= 100_000) this.timezones.clear();
+      if (row) this.timezones.set(siteId, tz);
+    }
+    return tz;
   }
 
   /** The dictionary id of a string, if the site has it. */
@@ -302,6 +359,44 @@ export class SqlReader {
     }
     return out;
   }
+}
+
+/** Sorted buckets in runs of adjacent ones (at most 31 each): one read of visits per run. */
+function adjacentRuns(grain: Grain, buckets: number[]): number[][] {
+  const sorted = [...buckets].sort((a, b) => a - b);
+  const runs: number[][] = [];
+  for (const b of sorted) {
+    const run = runs.at(-1);
+    const prev = run?.at(-1);
+    if (run && prev !== undefined && run.length < 31 && (grain === DAY ? b === prev + 1 : b - prev <= 2 * HOUR)) run.push(b);
+    else runs.push([b]);
+  }
+  return runs;
+}
+
+/**
+ * The bucket of an instant in [lo, hi), as the worker bucketed it (core/time.ts bucketNumbers):
+ * by arithmetic when the timezone's offset is the same over the whole span (a span of at most 8
+ * days with the same offset at both ends has no change inside), else instant by instant.
+ */
+function bucketFunction(grain: Grain, tz: string, lo: number, hi: number): (ts: number) => number {
+  const offset = tzOffset(lo, tz);
+  if (hi - lo <= 8 * 86_400_000 && tzOffset(hi, tz) === offset) {
+    return grain === DAY ? (ts) => Math.floor((ts + offset) / 86_400_000) : (ts) => Math.floor((ts + offset) / HOUR) * HOUR - offset;
+  }
+  return grain === DAY ? (ts) => bucketNumbers(ts, tz).day : (ts) => bucketNumbers(ts, tz).hour;
+}
+
+/** Field k of a visit's comma-separated value ids (0, none, when the visit has no such field). */
+function field(vals: string, k: number): number {
+  let start = 0;
+  for (let i = 0; i < k; i++) {
+    start = vals.indexOf(',', start) + 1;
+    if (start === 0) return 0;
+  }
+  const end = vals.indexOf(',', start);
+  const text = end < 0 ? vals.slice(start) : vals.slice(start, end);
+  return text === '' ? 0 : Number(text);
 }
 
 function addCounts(into: Counts, c: Counts): void {

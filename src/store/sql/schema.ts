@@ -157,7 +157,12 @@ export interface MembersTable {
   refs: number;
 }
 
-/** Visits (core/plan.ts): one row per visit, shared by every worker, kept RETENTION_DAYS. */
+/**
+ * Visits (core/plan.ts): one row per visit, shared by every worker. They are also the membership
+ * of the visit-level dimensions (visit dimensions, entry and exit pages): a bucket's visitors of
+ * such a value are the visitors of the visits starting in it with that value. Once its last event
+ * is past the retention horizon a visit moves to `visit_members`.
+ */
 export interface VisitsTable {
   site_id: string;
   visitor_id: number;
@@ -171,6 +176,21 @@ export interface VisitsTable {
   exit_ms: number;
   pageviews: number;
   events: number;
+}
+
+/**
+ * Visits past the retention horizon, as much of them as the membership of visit-level dimensions
+ * needs (append-only; rollups keep their counts): the visitor and values of a visit, by the local
+ * day and hour it started in. A visit is in `visits` or here, never in both.
+ */
+export interface VisitMembersTable {
+  site_id: string;
+  start_day: number;
+  start_hour: number;
+  visitor_id: number;
+  vals: string;
+  entry_id: number;
+  exit_id: number;
 }
 
 /** The daily salts of the cookieless visitor hash (core/salt.ts). */
@@ -207,6 +227,7 @@ export interface Database {
   rollups: RollupsTable;
   members: MembersTable;
   visits: VisitsTable;
+  visit_members: VisitMembersTable;
   salts: SaltsTable;
   ignored_events: IgnoredEventsTable;
   schema_migrations: SchemaMigrationsTable;
@@ -410,6 +431,29 @@ const migrations: Migration[] = [
       .addColumn('started_at_ms', 'bigint', (c) => c.notNull())
       .addColumn('seen_at_ms', 'bigint', (c) => c.notNull())
       .execute();
+  },
+  // 6: visit-level memberships are the visit records (read by bucket: visits by start), and the
+  // visits past retention are kept in a compact table. Member rows of visit-level dimensions that
+  // version 4 wrote stay, and readers still count those with refs > 0 (read.ts), so days written
+  // before the upgrade keep exact ranges. One inexactness remains: a visit still open at the
+  // upgrade that a later event changes (its exit page, or its first event) leaves its old value's
+  // row behind, so that visitor can still count for the old value in a range that holds its day.
+  // Its counters are exact; only range unions can see it, and only on the day of the upgrade.
+  async (db) => {
+    await db.schema.createIndex('visits_site_start').ifNotExists().on('visits').columns(['site_id', 'start_ms']).execute();
+    await db.schema
+      .createTable('visit_members')
+      .ifNotExists()
+      .addColumn('site_id', 'text', (c) => c.notNull())
+      .addColumn('start_day', 'bigint', (c) => c.notNull())
+      .addColumn('start_hour', 'bigint', (c) => c.notNull())
+      .addColumn('visitor_id', 'bigint', (c) => c.notNull())
+      .addColumn('vals', 'text', (c) => c.notNull())
+      .addColumn('entry_id', 'bigint', (c) => c.notNull())
+      .addColumn('exit_id', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('visit_members_site_day').ifNotExists().on('visit_members').columns(['site_id', 'start_day']).execute();
+    await db.schema.createIndex('visit_members_site_hour').ifNotExists().on('visit_members').columns(['site_id', 'start_hour']).execute();
   },
 ];
 

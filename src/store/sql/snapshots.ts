@@ -84,7 +84,14 @@ export function unionCount(sets: Uint32Array[]): number {
   return count;
 }
 
-/** Groups (value, visitor) pairs into sorted visitor arrays per value. */
+/** A sorted array without repeats (a visitor with several visits of one value counts once). */
+function distinct(sorted: Uint32Array): Uint32Array {
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i]!;
+  return n === sorted.length ? sorted : sorted.slice(0, n);
+}
+
+/** Groups (value, visitor) pairs into sorted visitor arrays per value, each visitor once. */
 export function memberSnapshot(revision: number, pairs: [number, number][]): MemberSnapshot {
   const lists = new Map<number, number[]>();
   for (const [v, u] of pairs) {
@@ -95,7 +102,7 @@ export function memberSnapshot(revision: number, pairs: [number, number][]): Mem
   const byValue = new Map<number, Uint32Array>();
   let size = 0;
   for (const [v, l] of lists) {
-    const ids = Uint32Array.from(l).sort();
+    const ids = distinct(Uint32Array.from(l).sort());
     byValue.set(v, ids);
     size += ids.byteLength + 48;
   }

@@ -5,7 +5,7 @@ import { TOTAL } from '../../core/dimensions.js';
 import { DAY } from '../../core/plan.js';
 import type { Salt } from '../../core/salt.js';
 import type { Site } from '../../core/site.js';
-import { dayNumber } from '../../core/time.js';
+import { bucketNumbers, dayNumber } from '../../core/time.js';
 import {
   SiteExistsError,
   type AnalyticsStore,
@@ -26,7 +26,7 @@ import { toRejectedRow } from '../rejected.js';
 import type { Bulk } from './bulk.js';
 import { SqlReader } from './read.js';
 import { runMigrations, type Database, type Dialect } from './schema.js';
-import { SqlWriter } from './write.js';
+import { RETENTION_CUTOFF, SqlWriter } from './write.js';
 
 export interface SqlStoreOptions {
   dialect: Dialect;
@@ -41,6 +41,9 @@ export interface SqlStoreOptions {
   /** How this database takes many rows at once (bulk.ts). */
   bulk: Bulk;
 }
+
+/** Visits moved per transaction by the maintenance. */
+const MOVE_CHUNK = 5000;
 
 function chunk<T>(rows: T[], columns: number, maxParams: number): T[][] {
   const size = Math.max(1, Math.floor(maxParams / columns));
@@ -207,6 +210,16 @@ export class SqlStore implements AnalyticsStore {
   }
 
   async deleteEventsBefore(before: number, beforeDay: number): Promise<number> {
+    // The cutoff first: a worker applying events from now on refuses those older (write.ts).
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('meta').select('value').where('key', '=', RETENTION_CUTOFF).executeTakeFirst();
+      if (row && Number(row.value) >= before) return;
+      await trx
+        .insertInto('meta')
+        .values({ key: RETENTION_CUTOFF, value: String(before) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(before) }))
+        .execute();
+    });
     let deleted = 0;
     for (const { site_id } of await this.db.selectFrom('sites').select('site_id').execute()) {
       // In slices, so a large purge never holds a long write lock.
@@ -219,11 +232,43 @@ export class SqlStore implements AnalyticsStore {
           if (n < 5000) break;
         }
       }
-      await this.db.deleteFrom('visits').where('site_id', '=', site_id).where('last_ms', '<', before).execute();
       // Hashed visitors belong to one salt date: once it is past retention nothing can match them again.
       await this.db.deleteFrom('visitors').where('site_id', '=', site_id).where('day', 'is not', null).where('day', '<', beforeDay).execute();
     }
     return deleted;
+  }
+
+  async moveVisitsBefore(before: number): Promise<number> {
+    let moved = 0;
+    for (const { site_id, timezone } of await this.db.selectFrom('sites').select(['site_id', 'timezone']).execute()) {
+      for (;;) {
+        // One transaction per chunk: a visit is in `visits` or in `visit_members`, never both or neither.
+        const n = await this.db.transaction().execute(async (trx) => {
+          const rows = await trx
+            .selectFrom('visits')
+            .select(['visitor_id', 'start_ms', 'vals', 'entry_id', 'exit_id'])
+            .where('site_id', '=', site_id)
+            .where('last_ms', '<', before)
+            .orderBy('visitor_id')
+            .orderBy('start_ms')
+            .limit(MOVE_CHUNK)
+            .execute();
+          if (rows.length === 0) return 0;
+          const members = rows.map((r) => {
+            const at = bucketNumbers(Number(r.start_ms), timezone);
+            return { site_id, start_day: at.day, start_hour: at.hour, visitor_id: Number(r.visitor_id), vals: r.vals, entry_id: Number(r.entry_id), exit_id: Number(r.exit_id) };
+          });
+          for (const part of chunk(members, 7, this.opts.maxParams)) await trx.insertInto('visit_members').values(part).execute();
+          for (const part of chunk(rows, 2, Math.min(this.opts.maxParams, 10_000))) {
+            await sql`delete from visits where site_id = ${site_id} and (visitor_id, start_ms) in (${sql.join(part.map((r) => sql`(${r.visitor_id}, ${r.start_ms})`))})`.execute(trx);
+          }
+          return rows.length;
+        });
+        moved += n;
+        if (n < MOVE_CHUNK) break;
+      }
+    }
+    return moved;
   }
 
   async createPlaceholders(rows: { site_id: string; day: string }[], _now: number): Promise<number> {

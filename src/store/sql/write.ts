@@ -1,10 +1,11 @@
 // The write path of the SQL stores. In one transaction per batch: the raw events (their ids make
 // applying idempotent), the dictionary ids of their visitors and values, the current visits of
 // their visitors (locked), then the rollup plan of src/core/plan.ts executed as one bulk write per
-// table (bulk.ts). Work is grouped per site, because a batch usually holds one.
+// table (bulk.ts). Work is grouped per site, because a batch usually holds one. New events older
+// than the retention cutoff the maintenance recorded are not applied (see expiredAmong).
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { IGNORED } from '../../core/dimensions.js';
-import { applyVisitorDeltas, planBatch, type MemberResult, type PlanEvent, type RollupPlan, type VisitRecord } from '../../core/plan.js';
+import { applyVisitorDeltas, planBatch, VisitWindow, type PlanEvent, type RollupPlan, type VisitRecord } from '../../core/plan.js';
 import { bucketNumbers } from '../../core/time.js';
 import { visitorKind } from '../../core/visitor.js';
 import { pathHash as valueHash } from '../path-hash.js';
@@ -41,6 +42,36 @@ class CommittedCache<K, V> {
 }
 const EMPTY: ReadonlyMap<never, never> = new Map<never, never>();
 
+/**
+ * Membership rows known to be stored, per site and counter row: the visitors of each. A day sees
+ * each visitor again and again, and a counter row's key is built once per batch, not per member.
+ */
+class KnownMembers {
+  private sites = new Map<string, Map<string, Set<number>>>();
+  private size = 0;
+  constructor(private limit: number) {}
+  of(siteId: string): ReadonlyMap<string, ReadonlySet<number>> {
+    return this.sites.get(siteId) ?? EMPTY;
+  }
+  addAll(siteId: string, entries: [string, number][]): void {
+    if (entries.length === 0) return;
+    if (this.size + entries.length > this.limit) {
+      this.sites.clear();
+      this.size = 0;
+    }
+    let rows = this.sites.get(siteId);
+    if (!rows) this.sites.set(siteId, (rows = new Map()));
+    for (const [row, visitor] of entries) {
+      let visitors = rows.get(row);
+      if (!visitors) rows.set(row, (visitors = new Set()));
+      if (!visitors.has(visitor)) {
+        visitors.add(visitor);
+        this.size++;
+      }
+    }
+  }
+}
+
 const VISITORS: Table = { name: 'visitors', columns: ['site_id', 'visitor_key', 'day'], types: ['text', 'text', 'bigint'], key: ['site_id', 'visitor_key'] };
 const DICTIONARY: Table = { name: 'dictionary', columns: ['site_id', 'value_hash', 'value'], types: ['text', 'text', 'text'], key: ['site_id', 'value_hash'] };
 const BUCKET_KEY = ['site_id', 'grain', 'bucket', 'dim', 'scope', 'value'];
@@ -50,6 +81,7 @@ const MEMBERS: Table = {
   name: 'members',
   columns: [...BUCKET_KEY, 'visitor_id', 'refs'],
   types: ['text', ...Array<'bigint'>(7).fill('bigint')],
+  // refs is always 1 now (insert if absent); version 2 kept reference counts here (read.ts).
   key: [...BUCKET_KEY, 'visitor_id'],
 };
 const VISIT_COLUMNS = ['last_ms', 'vals', 'entry_id', 'entry_ms', 'exit_id', 'exit_ms', 'pageviews', 'events'];
@@ -64,7 +96,7 @@ const VISITS: Table = {
 interface Learned {
   visitorIds: Map<string, [string, number][]>;
   valueIds: Map<string, [string, number][]>;
-  members: Map<string, [string, true][]>;
+  members: Map<string, [string, number][]>;
 }
 
 function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
@@ -73,14 +105,13 @@ function learn<K, V>(into: Map<string, [K, V][]>, siteId: string): [K, V][] {
   return list;
 }
 
-const memberKey = (c: { grain: number; bucket: number; dim: number; scope: number; value: number }, visitor: number) =>
-  `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}|${visitor}`;
+const rowKey = (c: { grain: number; bucket: number; dim: number; scope: number; value: number }) => `${c.grain}|${c.bucket}|${c.dim}|${c.scope}|${c.value}`;
 
 export class SqlWriter {
   private visitorIds = new CommittedCache<string, number>(500_000);
   private valueIds = new CommittedCache<string, number>(500_000);
   /** Membership rows (insert-if-absent) known to be stored: a day sees each visitor again and again. */
-  private knownMembers = new CommittedCache<string, true>(2_000_000);
+  private knownMembers = new KnownMembers(2_000_000);
   private events: Table;
   private ignored: Table;
 
@@ -110,11 +141,11 @@ export class SqlWriter {
     for (let attempt = 1; ; attempt++) {
       const learned: Learned = { visitorIds: new Map(), valueIds: new Map(), members: new Map() };
       try {
-        const applied = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, opts, learned));
+        const { applied, expired } = await this.db.transaction().execute((trx) => this.applyIn(trx, unique, opts, learned));
         for (const [site, entries] of learned.visitorIds) this.visitorIds.addAll(site, entries);
         for (const [site, entries] of learned.valueIds) this.valueIds.addAll(site, entries);
         for (const [site, entries] of learned.members) this.knownMembers.addAll(site, entries);
-        return { applied, duplicates: events.length - applied };
+        return { applied, duplicates: events.length - applied - expired.length, ...(expired.length > 0 ? { expired } : {}) };
       } catch (err) {
         // Deadlocks and busy files roll the whole transaction back: trying again is safe.
         if (attempt >= 5 || !this.isRetryable(err)) throw err;
@@ -131,7 +162,7 @@ export class SqlWriter {
     return this.dialect === 'postgres' ? rows.sort(compareRows) : rows;
   }
 
-  private async applyIn(trx: Trx, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<number> {
+  private async applyIn(trx: Trx, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<{ applied: number; expired: string[] }> {
     const bySite = new Map<string, PreparedEvent[]>();
     for (const e of events) {
       const list = bySite.get(e.site_id);
@@ -139,13 +170,16 @@ export class SqlWriter {
       else bySite.set(e.site_id, [e]);
     }
     let applied = 0;
+    const expired: string[] = [];
     for (const [siteId, siteEvents] of [...bySite].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      applied += await this.applySite(trx, siteId, siteEvents, opts, learned);
+      const r = await this.applySite(trx, siteId, siteEvents, opts, learned);
+      applied += r.applied;
+      expired.push(...r.expired);
     }
-    return applied;
+    return { applied, expired };
   }
 
-  private async applySite(trx: Trx, siteId: string, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<number> {
+  private async applySite(trx: Trx, siteId: string, events: PreparedEvent[], opts: ApplyOptions, learned: Learned): Promise<{ applied: number; expired: string[] }> {
     const counted = events.filter((e) => !e.ignored);
     const ignored = events.filter((e) => e.ignored);
     const vid = await this.resolveVisitors(trx, siteId, counted, learned);
@@ -160,7 +194,10 @@ export class SqlWriter {
     rawRows.forEach((r, i) => rawNew[i] && fresh.add(r[0] as string));
     const ignoredNew = await this.bulk.insertNew(trx, this.ignored, ignoredRows);
     ignoredRows.forEach((r, i) => ignoredNew[i] && fresh.add(r[0] as string));
-    if (fresh.size === 0) return 0;
+    if (fresh.size === 0) return { applied: 0, expired: [] };
+    const expired = await this.expiredAmong(trx, events.filter((e) => fresh.has(e.id)));
+    for (const id of expired) fresh.delete(id);
+    if (fresh.size === 0) return { applied: 0, expired };
     const news = events.filter((e) => fresh.has(e.id));
 
     const ids = await this.resolveValues(trx, siteId, news, learned);
@@ -186,7 +223,31 @@ export class SqlWriter {
       none: 0,
     });
     await this.execute(trx, siteId, plan, learned);
-    return news.length;
+    return { applied: news.length, expired };
+  }
+
+  /**
+   * New events older than the retention cutoff the maintenance recorded (`meta`
+   * retention_cutoff_ms): their raw events may have been deleted already, so one of them may have
+   * been counted before and cannot be told from a new one. They are taken out again and not
+   * applied; the worker sets them aside. Read after the raw inserts, in this transaction: an event
+   * whose raw row the maintenance deleted was inserted after that delete committed, so after the
+   * cutoff it recorded first (PostgreSQL reads committed data per statement).
+   */
+  private async expiredAmong(trx: Trx, fresh: PreparedEvent[]): Promise<string[]> {
+    const row = await trx.selectFrom('meta').select('value').where('key', '=', RETENTION_CUTOFF).executeTakeFirst();
+    if (!row) return [];
+    const cutoff = Number(row.value);
+    const old = fresh.filter((e) => e.ts < cutoff);
+    for (const [table, list] of [
+      ['events', old.filter((e) => !e.ignored)],
+      ['ignored_events', old.filter((e) => e.ignored)],
+    ] as const) {
+      for (let i = 0; i < list.length; i += 5000) {
+        await trx.deleteFrom(table).where('event_id', 'in', list.slice(i, i + 5000).map((e) => e.id)).execute();
+      }
+    }
+    return old.map((e) => e.id);
   }
 
   /** Visitor ids; a hashed visitor is stored with its salt date, so retention can prune it. */
@@ -260,77 +321,81 @@ export class SqlWriter {
   }
 
   /**
-   * The stored visits the batch's events can touch, with their visitors locked until commit so that
-   * two workers applying events of the same visitor take turns (PostgreSQL: the visitor's dictionary
-   * row is the lock; SQLite has a single writer).
+   * The stored visits the plan needs (PlanInput.visits: those the events can touch and those of
+   * the same local days, read as core/plan.ts VisitWindow says), with their visitors locked until
+   * commit so that two workers applying events of the same visitor take turns (PostgreSQL: the
+   * visitor's dictionary row is the lock; SQLite has a single writer).
    */
   private async lockVisits(trx: Trx, siteId: string, events: PlanEvent<number>[], timeoutMs: number): Promise<Map<number, VisitRecord<number>[]>> {
     const out = new Map<number, VisitRecord<number>[]>();
     if (events.length === 0) return out;
     const visitors = [...new Set(events.map((e) => e.visitor))].sort((a, b) => a - b);
-    let from = Infinity;
-    let to = -Infinity;
-    for (const e of events) {
-      from = Math.min(from, e.ts - timeoutMs);
-      to = Math.max(to, e.ts + timeoutMs);
-    }
+    const w = new VisitWindow(events, timeoutMs);
+    const add = (rows: VisitRow[]) => {
+      for (const r of rows) {
+        const record = visitRecord(r);
+        const list = out.get(record.visitor);
+        if (list) list.push(record);
+        else out.set(record.visitor, [record]);
+      }
+    };
+    const columns = sql`visitor_id, start_ms, last_ms, vals, entry_id, entry_ms, exit_id, exit_ms, pageviews, events`;
     for (let i = 0; i < visitors.length; i += 10_000) {
       const part = visitors.slice(i, i + 10_000);
       if (this.dialect === 'postgres') {
         await sql`select visitor_id from visitors where visitor_id in (${sql.join(part)}) order by visitor_id for update`.execute(trx);
       }
-      const res = await sql<{ visitor_id: number; start_ms: number; last_ms: number; vals: string; entry_id: number; entry_ms: number; exit_id: number; exit_ms: number; pageviews: number; events: number }>`
-        select visitor_id, start_ms, last_ms, vals, entry_id, entry_ms, exit_id, exit_ms, pageviews, events from visits
-        where site_id = ${siteId} and visitor_id in (${sql.join(part)}) and last_ms > ${from} and start_ms < ${to}`.execute(trx);
-      for (const r of res.rows) {
-        const visitor = Number(r.visitor_id);
-        const record: VisitRecord<number> = {
-          visitor,
-          start: Number(r.start_ms),
-          last: Number(r.last_ms),
-          values: r.vals === '' ? [] : r.vals.split(',').map(Number),
-          entry: Number(r.entry_id),
-          entryTs: Number(r.entry_ms),
-          exit: Number(r.exit_id),
-          exitTs: Number(r.exit_ms),
-          pageviews: Number(r.pageviews),
-          events: Number(r.events),
-        };
-        const list = out.get(visitor);
-        if (list) list.push(record);
-        else out.set(visitor, [record]);
+      const res = await sql<VisitRow>`select ${columns} from visits
+        where site_id = ${siteId} and visitor_id in (${sql.join(part)}) and start_ms < ${w.hi} and (start_ms >= ${w.lo} or last_ms > ${w.from})`.execute(trx);
+      add(res.rows);
+    }
+    // A long visit overlapping the batch: the visits of the days before it starts too.
+    const missing = w.missingFrom([...out.values()].flat());
+    if (missing !== undefined) {
+      for (let i = 0; i < visitors.length; i += 10_000) {
+        const part = visitors.slice(i, i + 10_000);
+        const res = await sql<VisitRow>`select ${columns} from visits
+          where site_id = ${siteId} and visitor_id in (${sql.join(part)}) and start_ms >= ${missing} and start_ms < ${w.lo} and last_ms <= ${w.from}`.execute(trx);
+        add(res.rows);
       }
     }
     return out;
   }
 
   private async execute(trx: Trx, siteId: string, plan: RollupPlan<number>, learned: Learned): Promise<void> {
-    // Memberships: which visitors each counter row counts. Known rows cost nothing.
+    // Memberships of event-level values: which visitors each counter row counts, inserted if
+    // absent. Known rows cost nothing.
     const known = this.knownMembers.of(siteId);
-    const results: MemberResult[] = new Array(plan.members.length);
+    const inserted: boolean[] = new Array(plan.members.length).fill(false);
     const inserts: number[] = [];
-    const refcounts: number[] = [];
+    const keys: string[] = new Array(plan.members.length);
+    let counter: RollupPlan<number>['counters'][number] | undefined;
+    let key = '';
+    let visitors: ReadonlySet<number> | undefined;
+    // plan.members lists the members of one counter row together.
     plan.members.forEach((m, i) => {
-      if (m.refs !== 0) refcounts.push(i);
-      else if (known.has(memberKey(m.counter, m.visitor))) results[i] = { inserted: false };
-      else inserts.push(i);
+      if (m.counter !== counter) {
+        counter = m.counter;
+        key = rowKey(counter);
+        visitors = known.get(key);
+      }
+      keys[i] = key;
+      if (!visitors?.has(m.visitor)) inserts.push(i);
     });
-    const memberRow = (i: number, refs: number): Value[] => {
+    const memberRow = (i: number): Value[] => {
       const m = plan.members[i]!;
       const c = m.counter;
-      return [siteId, c.grain, c.bucket, c.dim, c.scope, c.value, m.visitor, refs];
+      return [siteId, c.grain, c.bucket, c.dim, c.scope, c.value, m.visitor, 1];
     };
-    const insertOrder = this.orderedIndexes(inserts, (i) => memberRow(i, 1));
-    const inserted = await this.bulk.insertNew(trx, MEMBERS, insertOrder.map((i) => memberRow(i, 1)));
+    // In any order: member rows and visit records are a visitor's, and every transaction writing
+    // them holds that visitor's lock (lockVisits), so no two transactions wait on the same ones.
+    const added = await this.bulk.insertNew(trx, MEMBERS, inserts.map(memberRow));
     const remember = learn(learned.members, siteId);
-    insertOrder.forEach((i, k) => {
-      results[i] = { inserted: inserted[k]! };
-      remember.push([memberKey(plan.members[i]!.counter, plan.members[i]!.visitor), true]);
+    inserts.forEach((i, k) => {
+      inserted[i] = added[k]!;
+      remember.push([keys[i]!, plan.members[i]!.visitor]);
     });
-    const refOrder = this.orderedIndexes(refcounts, (i) => memberRow(i, plan.members[i]!.refs));
-    const after = await this.bulk.upsertAddReturning(trx, MEMBERS, refOrder.map((i) => memberRow(i, plan.members[i]!.refs)), ['refs'], 'refs');
-    refOrder.forEach((i, k) => (results[i] = { refsAfter: after[k]! }));
-    applyVisitorDeltas(plan, results);
+    applyVisitorDeltas(plan, inserted);
 
     // Visits, then counters; the totals rows, which every batch of the site touches, last: their
     // row locks are then held for the shortest time.
@@ -339,7 +404,7 @@ export class SqlWriter {
       await sql`delete from visits where site_id = ${siteId} and (visitor_id, start_ms) in (${sql.join(part.map((d) => sql`(${d.visitor}, ${d.start})`))})`.execute(trx);
     }
     const visitRows = plan.putVisits.map((v) => [siteId, v.visitor, v.start, v.last, v.values.join(','), v.entry, v.entryTs, v.exit, v.exitTs, v.pageviews, v.events]);
-    await this.bulk.upsertAdd(trx, VISITS, this.ordered(visitRows), [], VISIT_COLUMNS);
+    await this.bulk.upsertAdd(trx, VISITS, visitRows, [], VISIT_COLUMNS);
     const row = (c: RollupPlan<number>['counters'][number]): Value[] => [
       siteId, c.grain, c.bucket, c.dim, c.scope, c.value, c.pageviews, c.events, c.visitors, c.visits, c.bounces, c.durationMs, c.revision,
     ];
@@ -348,12 +413,37 @@ export class SqlWriter {
     await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(others), COUNTERS);
     await this.bulk.upsertAdd(trx, ROLLUPS, this.ordered(last), COUNTERS);
   }
+}
 
-  /** Indexes in the order their rows lock (PostgreSQL), or as they come (SQLite). */
-  private orderedIndexes(indexes: number[], row: (i: number) => Value[]): number[] {
-    if (this.dialect !== 'postgres') return indexes;
-    return indexes.map((i) => [i, row(i)] as const).sort((a, b) => compareRows(a[1], b[1])).map(([i]) => i);
-  }
+/** The meta key of the retention cutoff (epoch ms) the maintenance recorded before deleting raw events. */
+export const RETENTION_CUTOFF = 'retention_cutoff_ms';
+
+interface VisitRow {
+  visitor_id: number;
+  start_ms: number;
+  last_ms: number;
+  vals: string;
+  entry_id: number;
+  entry_ms: number;
+  exit_id: number;
+  exit_ms: number;
+  pageviews: number;
+  events: number;
+}
+
+function visitRecord(r: VisitRow): VisitRecord<number> {
+  return {
+    visitor: Number(r.visitor_id),
+    start: Number(r.start_ms),
+    last: Number(r.last_ms),
+    values: r.vals === '' ? [] : r.vals.split(',').map(Number),
+    entry: Number(r.entry_id),
+    entryTs: Number(r.entry_ms),
+    exit: Number(r.exit_id),
+    exitTs: Number(r.exit_ms),
+    pageviews: Number(r.pageviews),
+    events: Number(r.events),
+  };
 }
 
 /** Derived values kept with the raw event (never the user agent or the IP). */
