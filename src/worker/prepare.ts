@@ -13,11 +13,12 @@ export function prepareEvent(event: QueuedEvent, site: Site): PreparedEvent {
   if (!d.ignored) {
     for (const dim of EVENT_DIMENSIONS) for (const v of dim.values!(d)) eventValues.push([dim.id, v.scope, v.value]);
   }
-  return {
-    ...d,
+  // Added to the derived object rather than spread into a new one: a spread of this many fields
+  // makes a slow dictionary-mode object, which cost ~10 µs per event in allocation and GC.
+  return Object.assign(d, {
     timezone: site.timezone,
     buckets: bucketNumbers(d.ts, site.timezone),
     eventValues,
     visitValues: d.ignored ? [] : VISIT_DIMENSIONS.map((dim) => dim.values!(d)[0]?.value ?? null),
-  };
+  });
 }
