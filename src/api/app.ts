@@ -6,6 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../queue/redis.js';
 import type { ApiContext } from './context.js';
+import { registerQueueBoard } from './board/plugin.js';
 import { ApiError, errorHandler } from './errors.js';
 import { dashboardRoutes } from './dashboard.js';
 import { authRoutes } from './routes/auth.js';
@@ -95,6 +96,7 @@ export async function buildApp(
   siteRoutes(app, ctx, writeLimit);
   healthRoutes(app, ctx);
   trackerRoutes(app, ctx);
+  await registerQueueBoard(app, config, { dashboardDir: opts.dashboardDir });
   if (opts.dashboardDir) await dashboardRoutes(app, opts.dashboardDir, opts.logger);
   return app;
 }

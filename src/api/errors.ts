@@ -56,7 +56,7 @@ export function errorHandler(isDevelopment: boolean) {
       req.log.error({ err }, 'Unhandled error');
       api = new ApiError(500, 'Internal server error', isDevelopment ? err.message : undefined);
     }
-    reply.headers(api.headers).code(api.statusCode).send(body(api));
+    reply.headers(api.headers).code(api.statusCode).send(errorBody(api));
   };
 }
 
@@ -66,7 +66,8 @@ function queueUnavailable(err: QueueUnavailableError): ApiError {
   });
 }
 
-function body(e: ApiError) {
+/** The spec's JSON error body of an ApiError. */
+export function errorBody(e: ApiError) {
   return {
     success: false,
     error: e.error,
