@@ -11,6 +11,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { dashboardRoutes } from './dashboard.js';
 import { authRoutes } from './routes/auth.js';
 import { registerJsonParsers } from './json-body.js';
+import { registerOpenApi } from './openapi/plugin.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { siteRoutes } from './routes/sites.js';
@@ -49,6 +50,8 @@ export async function buildApp(
   // navigator.sendBeacon posts text/plain (no CORS preflight): JSON sent that way is parsed by the
   // same parser, with the same rule, as application/json.
   registerJsonParsers(app);
+  // Before the routes: the OpenAPI document is built from the schemas of the routes registered after it.
+  await registerOpenApi(app);
 
   await app.register(cors, {
     origin: config.ingest.corsOrigin === '*' ? '*' : config.ingest.corsOrigin.split(',').map((o) => o.trim()),

@@ -33,8 +33,8 @@ export async function registerQueueBoard(app: FastifyInstance, config: Config, o
       `The queue board needs the BullMQ queue (REDIS_URL, REDIS_HOST or REDIS_CLUSTER_NODES); this server uses the ${config.queue.kind === 'sqs' ? 'SQS' : 'embedded'} queue`,
     );
     const notHere = async (_req: FastifyRequest, reply: FastifyReply) => send(reply, why);
-    app.all(BOARD_PATH, notHere);
-    app.all(`${BOARD_PATH}/*`, notHere);
+    app.get(BOARD_PATH, notHere); // documented in openapi/operations.ts
+    app.all(`${BOARD_PATH}/*`, { schema: { hide: true } }, notHere);
     return;
   }
 

@@ -8,6 +8,7 @@ import type { IngestResult } from '../../ingest/pipeline.js';
 import { ingestSite } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
 import { ApiError, validationFailed, type FieldError } from '../errors.js';
+import { batchDocs, eventDocs } from '../openapi/events.js';
 
 function request(req: FastifyRequest, site: Site, body: unknown, now: number) {
   return {
@@ -26,7 +27,7 @@ type BatchResult =
   | { index: number; status: 'refused'; code: number; error: string; message?: string; details?: FieldError[] };
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
-  app.post('/api/event', { config: { rateLimit } }, async (req, reply) => {
+  app.post('/api/event', { config: { rateLimit }, ...eventDocs }, async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const result = await ctx.ingest.run(request(req, site, req.body, ctx.now()));
     await ctx.batcher.add(result.event);
@@ -46,7 +47,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
     { error: 'Request body must be a JSON object' },
   );
 
-  app.post('/api/event/batch', { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes }, async (req, reply) => {
+  app.post('/api/event/batch', { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes, ...batchDocs(ctx.config) }, async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const parsed = batchBody.safeParse(req.body);
     if (!parsed.success) {
@@ -80,7 +81,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
       // Nothing to queue: the batch is refused as a whole, with each event's reasons.
       const refused = results as Extract<BatchResult, { status: 'refused' }>[];
       const status = refused.every((r) => r.code === refused[0]!.code) ? refused[0]!.code : 400;
-      return reply.code(status).send({
+      // One of the statuses an event alone can get (all documented).
+      return reply.code(status as 400).send({
         success: false,
         error: status === 400 ? 'Validation failed' : refused[0]!.error,
         message: 'No event of the batch was accepted',

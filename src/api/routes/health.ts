@@ -1,9 +1,10 @@
 // GET /api/health — 200 when the queue and the store answer, 503 otherwise (for load balancers).
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { healthDocs } from '../openapi/operations.js';
 
 export function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api/health', async (_req, reply) => {
+  app.get('/api/health', healthDocs, async (_req, reply) => {
     const check = async (fn: () => Promise<void>) => {
       try {
         await withTimeout(fn(), 2000);
