@@ -6,6 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import { bearerToken, crossSiteRefused, isAdminToken, isSafeMethod } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { CSRF_SCRIPT } from './page.js';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -19,7 +20,7 @@ export type BoardAccess =
 export function isBrowserNavigation(req: FastifyRequest): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const path = req.url.split('?')[0]!;
-  if (path.startsWith(`${BOARD_PATH}/api/`) || path.startsWith(`${BOARD_PATH}/static/`)) return false;
+  if (path.startsWith(`${BOARD_PATH}/api/`) || path.startsWith(`${BOARD_PATH}/static/`) || path === `${BOARD_PATH}/${CSRF_SCRIPT}`) return false;
   const accept = req.headers.accept ?? '';
   return req.headers['sec-fetch-mode'] === 'navigate' || accept.includes('text/html');
 }
