@@ -70,7 +70,7 @@ export const eventDocs = documented({
     }),
     400: errorResponse('A field is missing or invalid, text no store can keep, a timestamp outside the window, a refused member, or not JSON', {
       missing: {
-        summary: 'Required fields missing',
+        summary: 'site_id missing, user_id not a string',
         value: {
           success: false,
           error: 'Validation failed',

@@ -14,7 +14,10 @@ import { securitySchemes } from './shared.js';
 export const OPENAPI_PATH = '/api/openapi.json';
 export const DOCS_PATH = '/api/docs';
 
-/** Swagger UI's page: its scripts and styles are files of the package; it styles elements from script, so inline styles are allowed there. */
+/**
+ * Swagger UI's page: scripts only from its package files. Its bundle writes a <style> element at
+ * run time, so inline styles (never inline scripts) are allowed on this page.
+ */
 export const DOCS_CSP =
   "default-src 'self'; base-uri 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'";
 
