@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerQueueBoard } from '../src/api/board/plugin.js';
 import { loadConfig } from '../src/config.js';
+import { clusterAvailable, RedisCluster } from './helpers/redis-cluster.js';
 import { IN_CI, REDIS_URL, serviceAvailable, uniqueName } from './helpers/services.js';
 import { System, type SiteKeys } from './helpers/system.js';
 import { until } from './helpers/wait.js';
@@ -282,6 +283,35 @@ describe.runIf(redisUp)('queue board (BullMQ, braced prefix)', () => {
         await ctx.close();
       }
     });
+  });
+});
+
+describe.runIf(clusterAvailable())('queue board on a Redis Cluster ({bull} prefix)', () => {
+  const password = 'board-cluster-secret';
+  let cluster: RedisCluster;
+  let sys: System;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start({ password });
+    sys = await System.start({ mode: 'bullmq', env: { ADMIN_TOKEN: ADMIN, REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_PASSWORD: password } });
+  }, 120_000);
+  afterAll(async () => {
+    await sys?.stop();
+    await cluster?.stop();
+  });
+
+  it('shows both queues with their jobs, and the cluster in its Redis panel', async () => {
+    const site = await sys.createSite('Cluster shop', 'UTC', { authorization: `Bearer ${ADMIN}` });
+    for (let i = 0; i < 3; i++) expect((await sys.sendEvent(site, { site_id: site.site_id, event_type: 'pageview', path: `/c${i}`, user_id: `c${i}` })).status).toBe(202);
+    await sys.statsWhen(site, '', (d) => d.total_views === 3);
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const list = (await get(sys, '/admin/queues/api/queues?page=1&jobsPerPage=50', admin)).json.queues as { name: string; counts: Record<string, number> }[];
+    const name = sys.env.QUEUE_NAME!;
+    expect(list.map((q) => q.name).sort()).toEqual([name, `${name}-maintenance`].sort());
+    expect(list.find((q) => q.name === name)!.counts.completed).toBeGreaterThanOrEqual(1);
+    const stats = await get(sys, '/admin/queues/api/redis/stats', admin);
+    expect(stats.status).toBe(200);
+    expect(JSON.stringify(stats.json)).toMatch(/version/);
   });
 });
 
