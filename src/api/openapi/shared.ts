@@ -1,6 +1,7 @@
 // Pieces every route's OpenAPI schema uses: the spec's error shape, the credentials, examples, and
 // the route option for a schema that documents what the handler parses itself.
-import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
+import type { FastifySchema, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
+import { validatorCompiler as zodValidatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 /** Security schemes of the document (components.securitySchemes). */
@@ -72,11 +73,22 @@ export function errorResponse(description: string, examples: Examples | Example)
 /** The 500 answer every route can give. */
 export const internalError = errorResponse('Anything unexpected', { internal: errorExamples.internal });
 
+/** Answers are documented, not checked at run time: serialized exactly as without a schema. */
+export const asJson: FastifySerializerCompiler<unknown> = () => (data) => JSON.stringify(data);
+
+type RouteSchemaOptions<S> = { schema: S; validatorCompiler: FastifySchemaCompiler<unknown>; serializerCompiler: FastifySerializerCompiler<unknown> };
+
 /**
  * Route options for a schema that documents what the handler parses itself: Fastify does not
  * validate it (the handler's own zod parse keeps its order of checks and its messages, and costs
  * nothing more on the ingestion path). The schema objects are the ones the handler parses with.
+ * The compilers are the route's own, so the route works on any Fastify instance.
  */
-export function documented<S extends FastifySchema>(schema: S): { schema: S; validatorCompiler: FastifySchemaCompiler<unknown> } {
-  return { schema, validatorCompiler: () => () => true };
+export function documented<S extends FastifySchema>(schema: S): RouteSchemaOptions<S> {
+  return { schema, validatorCompiler: () => () => true, serializerCompiler: asJson };
+}
+
+/** Route options for a schema whose request parts Fastify validates with zod (fastify-type-provider-zod). */
+export function validated<S extends FastifySchema>(schema: S): RouteSchemaOptions<S> {
+  return { schema, validatorCompiler: zodValidatorCompiler as FastifySchemaCompiler<unknown>, serializerCompiler: asJson };
 }

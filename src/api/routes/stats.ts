@@ -15,6 +15,7 @@ import { authorizeRead } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
 import { ApiError, validationFailed } from '../errors.js';
 import { breakdownDocs, realtimeDocs, statsDocs } from '../openapi/stats.js';
+import { validated } from '../openapi/shared.js';
 import { periodQuery, resolvePeriod, type ResolvedPeriod } from '../period.js';
 
 const siteId = z
@@ -66,7 +67,7 @@ function describe(p: ResolvedPeriod, site: Site) {
 
 export function statsRoutes(fastify: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  app.get('/api/stats', { config: { rateLimit }, schema: { ...statsDocs, querystring: statsQuery } }, async (req, reply) => {
+  app.get('/api/stats', { config: { rateLimit }, ...validated({ ...statsDocs, querystring: statsQuery }) }, async (req, reply) => {
     const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const p = resolvePeriod(q, site, ctx.now());
@@ -79,7 +80,7 @@ export function statsRoutes(fastify: FastifyInstance, ctx: ApiContext, rateLimit
     return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });
   });
 
-  app.get('/api/stats/breakdown', { config: { rateLimit }, schema: { ...breakdownDocs, querystring: breakdownQuery } }, async (req, reply) => {
+  app.get('/api/stats/breakdown', { config: { rateLimit }, ...validated({ ...breakdownDocs, querystring: breakdownQuery }) }, async (req, reply) => {
     const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const dim = dimensionByName(q.dimension);
@@ -101,7 +102,7 @@ export function statsRoutes(fastify: FastifyInstance, ctx: ApiContext, rateLimit
     });
   });
 
-  app.get('/api/stats/realtime', { config: { rateLimit }, schema: { ...realtimeDocs, querystring: realtimeQuery } }, async (req, reply) => {
+  app.get('/api/stats/realtime', { config: { rateLimit }, ...validated({ ...realtimeDocs, querystring: realtimeQuery }) }, async (req, reply) => {
     const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const data = await realtimeReport(ctx.store, site, ctx.now());
