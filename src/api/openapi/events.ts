@@ -3,6 +3,7 @@
 // schemas document and do not validate (see shared.ts, `documented`).
 import { z } from 'zod';
 import type { Config } from '../../config.js';
+import { IGNORE_REASONS } from '../../core/event.js';
 import { eventInputSchema } from '../../ingest/schema.js';
 import { anyOf, described, documented, errorBody, errorExamples, errorResponse, fieldError, internalError } from './shared.js';
 
@@ -31,7 +32,7 @@ const eventBody = described(
 const queued = z.object({
   success: z.literal(true),
   message: z.string().describe('`Event queued successfully`, or `Event ignored: <reason>`'),
-  ignored: z.enum(['bot']).optional().describe('Why the event is not counted (answered 202 all the same)'),
+  ignored: z.enum(IGNORE_REASONS).optional().describe('Why the event is not counted (answered 202 all the same)'),
   processing_time_ms: z.number().describe('Time the server spent on the request'),
 });
 
