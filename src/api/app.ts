@@ -6,10 +6,12 @@ import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../queue/redis.js';
 import type { ApiContext } from './context.js';
+import { registerQueueBoard } from './board/plugin.js';
 import { ApiError, errorHandler } from './errors.js';
 import { dashboardRoutes } from './dashboard.js';
 import { authRoutes } from './routes/auth.js';
 import { registerJsonParsers } from './json-body.js';
+import { registerOpenApi } from './openapi/plugin.js';
 import { eventRoutes } from './routes/event.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -54,6 +56,8 @@ export async function buildApp(
   // navigator.sendBeacon posts text/plain (no CORS preflight): JSON sent that way is parsed by the
   // same parser, with the same rule, as application/json.
   registerJsonParsers(app);
+  // Before the routes: the OpenAPI document is built from the schemas of the routes registered after it.
+  await registerOpenApi(app);
 
   await app.register(cors, {
     origin: config.ingest.corsOrigin === '*' ? '*' : config.ingest.corsOrigin.split(',').map((o) => o.trim()),
@@ -103,6 +107,7 @@ export async function buildApp(
   readyRoutes(app, ctx);
   metricsRoutes(app, ctx);
   trackerRoutes(app, ctx);
+  await registerQueueBoard(app, config, { dashboardDir: opts.dashboardDir });
   if (opts.dashboardDir) await dashboardRoutes(app, opts.dashboardDir, opts.logger);
   return app;
 }

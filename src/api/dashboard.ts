@@ -52,7 +52,7 @@ export async function dashboardRoutes(app: FastifyInstance, dir: string, log: { 
   }
   if (!manifest || !fs.existsSync(path.join(dir, 'index.html'))) {
     log.warn(`The dashboard is not built (no ${dir}); run \`npm run build\`. The API works without it.`);
-    app.get('/', async (_req, reply) =>
+    app.get('/', { schema: { hide: true } }, async (_req, reply) =>
       reply.code(404).send({ success: false, error: 'Not found', message: 'The dashboard is not built: run `npm run build`' }),
     );
     return;
@@ -86,9 +86,10 @@ export async function dashboardRoutes(app: FastifyInstance, dir: string, log: { 
       .sendFile(file, dir, { maxAge: 0, cacheControl: false });
   };
   for (const { route, file } of PAGES) {
-    app.get(route, async (_req, reply) => sendPage(reply, file));
+    // The web app's pages, not part of the API: left out of the OpenAPI document.
+    app.get(route, { schema: { hide: true } }, async (_req, reply) => sendPage(reply, file));
   }
   if (fs.existsSync(path.join(dir, 'favicon.svg'))) {
-    app.get('/favicon.svg', async (_req, reply) => reply.header('x-content-type-options', 'nosniff').sendFile('favicon.svg', dir, { maxAge: '1d' }));
+    app.get('/favicon.svg', { schema: { hide: true } }, async (_req, reply) => reply.header('x-content-type-options', 'nosniff').sendFile('favicon.svg', dir, { maxAge: '1d' }));
   }
 }

@@ -1,5 +1,6 @@
 // Errors in the spec's JSON shape: { success: false, error, message?, details? }.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ZodError } from 'zod';
 import { QueueUnavailableError } from '../queue/port.js';
 
@@ -30,6 +31,16 @@ export function fromZod(err: ZodError, root = 'body'): ApiError {
   );
 }
 
+/**
+ * A route schema that Fastify validated with zod (fastify-type-provider-zod): the same issues, fields
+ * and messages as the handler's own `fromZod`.
+ */
+function fromSchemaValidation(err: FastifyError): ApiError | undefined {
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined;
+  const root = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
+  return validationFailed(err.validation.map((v) => ({ field: v.instancePath.slice(1).split('/').join('.') || root, message: v.message ?? '' })));
+}
+
 /** Fastify's own errors (bad JSON, body too large, wrong content type) mapped to the spec's shape. */
 function fromFastify(err: FastifyError): ApiError | undefined {
   switch (err.code) {
@@ -51,12 +62,12 @@ function fromFastify(err: FastifyError): ApiError | undefined {
 export function errorHandler(isDevelopment: boolean) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     let api: ApiError | undefined =
-      err instanceof ApiError ? err : err instanceof QueueUnavailableError ? queueUnavailable(err) : fromFastify(err);
+      err instanceof ApiError ? err : err instanceof QueueUnavailableError ? queueUnavailable(err) : (fromSchemaValidation(err) ?? fromFastify(err));
     if (!api) {
       req.log.error({ err }, 'Unhandled error');
       api = new ApiError(500, 'Internal server error', isDevelopment ? err.message : undefined);
     }
-    reply.headers(api.headers).code(api.statusCode).send(body(api));
+    reply.headers(api.headers).code(api.statusCode).send(errorBody(api));
   };
 }
 
@@ -66,7 +77,8 @@ function queueUnavailable(err: QueueUnavailableError): ApiError {
   });
 }
 
-function body(e: ApiError) {
+/** The spec's JSON error body of an ApiError. */
+export function errorBody(e: ApiError) {
   return {
     success: false,
     error: e.error,

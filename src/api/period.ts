@@ -11,26 +11,33 @@ import { validationFailed } from './errors.js';
 
 export const MAX_RANGE_DAYS = 366;
 export const MAX_HOURLY_DAYS = 7;
+const DAY_DESCRIPTIONS: Record<string, string> = {
+  date: 'One local day (YYYY-MM-DD, the site\'s timezone)',
+  from: 'First local day of a range (with `to`, both included, at most 366 days)',
+  to: 'Last local day of a range (with `from`)',
+};
 const day = (name: string) =>
   z
     .string({ error: `${name} must be a date in YYYY-MM-DD format` })
     .refine(isValidDay, { error: `${name} must be a valid date in YYYY-MM-DD format`, abort: true })
     // Date arithmetic is only defined on four-digit years; past them a request could loop forever.
     .refine(isSupportedDay, { error: `${name} must be between ${MIN_DAY} and ${MAX_DAY}` })
-    .optional();
+    .optional()
+    .describe(DAY_DESCRIPTIONS[name]!);
 
 export const periodQuery = {
   date: day('date'),
   from: day('from'),
   to: day('to'),
-  granularity: z.enum(['day', 'hour'], { error: 'granularity must be "day" or "hour"' }).optional(),
+  granularity: z.enum(['day', 'hour'], { error: 'granularity must be "day" or "hour"' }).optional().describe('The series of a range: by day (default) or by hour (at most 7 days)'),
   before: z
     .string({ error: 'before must be an ISO 8601 date-time' })
     .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'before must be an ISO 8601 date-time, e.g. 2026-12-01T12:00:00Z' })
     .refine((s) => Date.parse(s) >= Date.parse(`${MIN_DAY}T00:00:00Z`) && Date.parse(s) <= Date.parse(`${MAX_DAY}T00:00:00Z`), {
       error: `before must be between ${MIN_DAY} and ${MAX_DAY}`,
     })
-    .optional(),
+    .optional()
+    .describe('Without date or range: the 24 hours before this instant instead of now'),
 };
 
 export type PeriodParams = { date?: string; from?: string; to?: string; granularity?: Granularity; before?: string };

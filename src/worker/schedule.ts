@@ -9,6 +9,9 @@ import type { Logger } from '../logger.js';
 import { createRedis } from '../queue/redis.js';
 import type { AnalyticsStore } from '../store/port.js';
 
+/** The maintenance queue's name, next to the events queue (the queue board shows both). */
+export const maintenanceQueueName = (q: Config['queue']) => `${q.name}-maintenance`;
+
 export interface Schedule {
   close(): Promise<void>;
 }
@@ -23,7 +26,7 @@ export async function startMaintenanceSchedule(config: Config, store: AnalyticsS
   if (config.redis) {
     const connection = createRedis(config.redis!, { maxRetriesPerRequest: null, connectionName: `${config.queue.name}:maintenance` });
     connection.on('error', () => {});
-    const name = `${config.queue.name}-maintenance`;
+    const name = maintenanceQueueName(config.queue);
     const queue = new Queue(name, { connection, prefix: config.queue.prefix });
     queue.on('error', () => {});
     await queue.upsertJobScheduler('daily-maintenance', { pattern: config.cronSchedule, tz: 'UTC' }, { name: 'maintenance' });

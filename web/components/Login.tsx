@@ -4,7 +4,7 @@ import { api, type SessionInfo } from '../lib/api';
 import { Brand } from './Common';
 import { CreateSite } from './Sites';
 
-export function Login({ session, onLoggedIn }: { session: SessionInfo | undefined; onLoggedIn: () => void }) {
+export function Login({ session, note, onLoggedIn }: { session: SessionInfo | undefined; note?: string; onLoggedIn: () => void }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -31,6 +31,11 @@ export function Login({ session, onLoggedIn }: { session: SessionInfo | undefine
             With the admin token (all sites) or a site&apos;s read key (that site). It is exchanged for a session cookie that page
             scripts cannot read.
           </p>
+          {note && (
+            <p className="notice m0" data-testid="login-note">
+              {note}
+            </p>
+          )}
           <div className="field">
             <label htmlFor="token">Admin token or read key</label>
             <input

@@ -5,6 +5,7 @@ import { hashKey } from '../../core/site.js';
 import { isAdminToken } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, fromZod } from '../errors.js';
+import { loginDocs, logoutDocs, sessionDocs } from '../openapi/sites.js';
 import { clearSessionCookie, isSameOriginRequest, issueSession, setSessionCookie } from '../session.js';
 
 const loginSchema = z.object(
@@ -21,7 +22,7 @@ const loginSchema = z.object(
 export function authRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
   const { config } = ctx;
 
-  app.post('/api/auth/login', { config: { rateLimit } }, async (req, reply) => {
+  app.post('/api/auth/login', { config: { rateLimit }, ...loginDocs(loginSchema) }, async (req, reply) => {
     // A login is a change of state too: a cross-site page must not log a visitor into its account.
     if (!isSameOriginRequest(req, config.publicUrl)) {
       throw new ApiError(403, 'Forbidden', 'Log in from the dashboard itself (x-requested-with header, same Origin)');
@@ -50,7 +51,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     });
   });
 
-  app.get('/api/auth/session', async (req, reply) => {
+  app.get('/api/auth/session', sessionDocs, async (req, reply) => {
     const s = req.dashboardSession;
     reply.header('cache-control', 'no-store');
     const server = { admin_token_set: config.adminToken !== undefined };
@@ -67,7 +68,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     });
   });
 
-  app.post('/api/auth/logout', async (req, reply) => {
+  app.post('/api/auth/logout', logoutDocs, async (req, reply) => {
     if (!isSameOriginRequest(req, config.publicUrl)) {
       throw new ApiError(403, 'Forbidden', 'Log out from the dashboard itself (x-requested-with header, same Origin)');
     }

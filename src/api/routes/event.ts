@@ -9,6 +9,7 @@ import { ingestSite } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
 import { ApiError, validationFailed, type FieldError } from '../errors.js';
 import { ingestRejectionHook } from '../../metrics/fastify.js';
+import { batchDocs, eventDocs } from '../openapi/events.js';
 
 function request(req: FastifyRequest, site: Site, body: unknown, now: number) {
   return {
@@ -29,7 +30,7 @@ type BatchResult =
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
   const metrics = ctx.metrics;
   // Refusals are counted when the answer goes out (whichever step refused: rate limit, body, key, queue).
-  app.post('/api/event', { config: { rateLimit }, onResponse: ingestRejectionHook(metrics, 'event') }, async (req, reply) => {
+  app.post('/api/event', { config: { rateLimit }, onResponse: ingestRejectionHook(metrics, 'event'), ...eventDocs }, async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const result = await ctx.ingest.run(request(req, site, req.body, ctx.now()));
     await ctx.batcher.add(result.event);
@@ -52,7 +53,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
 
   app.post(
     '/api/event/batch',
-    { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes, onResponse: ingestRejectionHook(metrics, 'batch') },
+    { config: { rateLimit }, bodyLimit: ctx.config.ingest.batchBodyLimitBytes, onResponse: ingestRejectionHook(metrics, 'batch'), ...batchDocs(ctx.config) },
     async (req, reply) => {
     const site = ingestSite(req, ctx.sites);
     const parsed = batchBody.safeParse(req.body);
@@ -90,7 +91,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
       // Nothing to queue: the batch is refused as a whole, with each event's reasons.
       const refused = results as Extract<BatchResult, { status: 'refused' }>[];
       const status = refused.every((r) => r.code === refused[0]!.code) ? refused[0]!.code : 400;
-      return reply.code(status).send({
+      // One of the statuses an event alone can get (all documented).
+      return reply.code(status as 400).send({
         success: false,
         error: status === 400 ? 'Validation failed' : refused[0]!.error,
         message: 'No event of the batch was accepted',

@@ -2,9 +2,10 @@
 // balancers). Readiness, with the workers and the backlog, is GET /api/ready.
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { healthDocs } from '../openapi/operations.js';
 
 export function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/api/health', async (_req, reply) => {
+  app.get('/api/health', healthDocs, async (_req, reply) => {
     const check = async (fn: () => Promise<void>) => {
       try {
         await withTimeout(fn(), ctx.config.ready.checkTimeoutMs);

@@ -7,6 +7,7 @@ import { SiteExistsError } from '../../store/port.js';
 import { reader, requireAdmin, requireAdminAlways } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, fromZod } from '../errors.js';
+import { createSiteDocs, deleteSiteDocs, listSitesDocs, rotateKeysDocs, shareOffDocs, shareOnDocs } from '../openapi/sites.js';
 
 /** Numbered candidates tried before a random suffix: "shop-2" … "shop-50". */
 const NUMBERED_CANDIDATES = 50;
@@ -43,7 +44,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return site;
   }
 
-  app.post('/api/site/create', { config: { rateLimit } }, async (req, reply) => {
+  app.post('/api/site/create', { config: { rateLimit }, ...createSiteDocs(siteInputSchema) }, async (req, reply) => {
     requireAdmin(req, ctx.config.adminToken);
     const parsed = siteInputSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
@@ -55,7 +56,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return reply.code(201).send({ success: true, data: withKeys(created.site, created.apiKey, created.readKey) });
   });
 
-  app.get('/api/sites', async (req, reply) => {
+  app.get('/api/sites', listSitesDocs, async (req, reply) => {
     const who = reader(req, ctx.sites, ctx.config.adminToken);
     if (!who) throw new ApiError(401, 'Unauthorized', 'Send Authorization: Bearer <read_key or ADMIN_TOKEN>, or log in on the dashboard');
     const sites = who.role === 'admin' ? await ctx.store.listSites() : [who.site];
@@ -64,7 +65,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return reply.header('cache-control', 'no-store').send({ success: true, data });
   });
 
-  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id', { config: { rateLimit } }, async (req, reply) => {
+  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id', { config: { rateLimit }, ...deleteSiteDocs }, async (req, reply) => {
     requireAdminAlways(req, ctx.config.adminToken);
     const siteId = req.params.site_id;
     await existing(siteId);
@@ -74,7 +75,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return reply.send({ success: true, data: { site_id: siteId, deleted: true } });
   });
 
-  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/rotate-keys', { config: { rateLimit } }, async (req, reply) => {
+  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/rotate-keys', { config: { rateLimit }, ...rotateKeysDocs }, async (req, reply) => {
     requireAdminAlways(req, ctx.config.adminToken);
     const site = await existing(req.params.site_id);
     const keys = rotatedKeys();
@@ -85,7 +86,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return reply.send({ success: true, data: withKeys(updated, keys.apiKey, keys.readKey) });
   });
 
-  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit } }, async (req, reply) => {
+  app.post<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit }, ...shareOnDocs }, async (req, reply) => {
     requireAdminAlways(req, ctx.config.adminToken);
     const site = await existing(req.params.site_id);
     // A new token each time: turning sharing on again ends the previous link.
@@ -97,7 +98,7 @@ export function siteRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: obj
     return reply.code(201).send({ success: true, data: { site_id: site.site_id, share_token: token, url: `${origin(req, ctx)}/share/${token}` } });
   });
 
-  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit } }, async (req, reply: FastifyReply) => {
+  app.delete<{ Params: { site_id: string } }>('/api/sites/:site_id/share', { config: { rateLimit }, ...shareOffDocs }, async (req, reply: FastifyReply) => {
     requireAdminAlways(req, ctx.config.adminToken);
     const site = await existing(req.params.site_id);
     await ctx.store.updateSite(site.site_id, { share_token_hash: null });

@@ -1,6 +1,9 @@
 // GET /api/stats (summary), /api/stats/breakdown (one dimension), /api/stats/realtime (now).
-// Read from rollups and visit state; each handler parses, authorizes, calls one report.
+// Read from rollups and visit state. The queries are route schemas, validated by Fastify through
+// fastify-type-provider-zod (the same zod objects, the same messages); each handler authorizes and
+// calls one report.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BREAKDOWN_DIMENSIONS, dimensionByName } from '../../core/dimensions.js';
 import type { Site } from '../../core/site.js';
@@ -10,13 +13,16 @@ import { realtimeReport } from '../../reports/realtime.js';
 import { dayReport, last24hReport, rangeReport } from '../../reports/stats.js';
 import { authorizeRead } from '../auth.js';
 import { elapsed, type ApiContext } from '../context.js';
-import { ApiError, fromZod, validationFailed } from '../errors.js';
+import { ApiError, validationFailed } from '../errors.js';
+import { breakdownDocs, realtimeDocs, statsDocs } from '../openapi/stats.js';
+import { validated } from '../openapi/shared.js';
 import { periodQuery, resolvePeriod, type ResolvedPeriod } from '../period.js';
 
 const siteId = z
   .string({ error: (i) => (i.input === undefined ? 'site_id is required' : 'site_id must be a string') })
   .min(1, { error: 'site_id is required' })
-  .max(64, { error: 'site_id must be at most 64 characters' });
+  .max(64, { error: 'site_id must be at most 64 characters' })
+  .describe('The site');
 
 const statsQuery = z.object({ site_id: siteId, ...periodQuery });
 
@@ -24,24 +30,21 @@ export const MAX_BREAKDOWN_LIMIT = 1000;
 const breakdownQuery = z.object({
   site_id: siteId,
   ...periodQuery,
-  dimension: z.string({ error: (i) => (i.input === undefined ? 'dimension is required' : 'dimension must be a string') }),
+  dimension: z
+    .string({ error: (i) => (i.input === undefined ? 'dimension is required' : 'dimension must be a string') })
+    .describe(`One of: ${BREAKDOWN_DIMENSIONS.map((d) => d.name).join(', ')}`),
   limit: z.coerce
     .number({ error: 'limit must be a number' })
     .int({ error: 'limit must be an integer' })
     .min(1, { error: 'limit must be at least 1' })
     .max(MAX_BREAKDOWN_LIMIT, { error: `limit must be at most ${MAX_BREAKDOWN_LIMIT}` })
-    .default(10),
-  event: z.string().min(1).max(64).optional(),
-  property: z.string().min(1).max(64).optional(),
+    .default(10)
+    .describe('Most rows (default 10)'),
+  event: z.string().min(1).max(64).optional().describe('The custom event, for `property_key` and `property`'),
+  property: z.string().min(1).max(64).optional().describe('The property, for `property`'),
 });
 
 const realtimeQuery = z.object({ site_id: siteId });
-
-function parse<T extends z.ZodType>(schema: T, req: FastifyRequest): z.infer<T> {
-  const parsed = schema.safeParse(req.query);
-  if (!parsed.success) throw fromZod(parsed.error, 'query');
-  return parsed.data;
-}
 
 async function readableSite(ctx: ApiContext, req: FastifyRequest, id: string): Promise<Site> {
   authorizeRead(req, id, ctx.sites, ctx.config.adminToken);
@@ -62,9 +65,10 @@ function describe(p: ResolvedPeriod, site: Site) {
   }
 }
 
-export function statsRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
-  app.get('/api/stats', { config: { rateLimit } }, async (req, reply) => {
-    const q = parse(statsQuery, req);
+export function statsRoutes(fastify: FastifyInstance, ctx: ApiContext, rateLimit: object | undefined): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get('/api/stats', { config: { rateLimit }, ...validated({ ...statsDocs, querystring: statsQuery }) }, async (req, reply) => {
+    const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const p = resolvePeriod(q, site, ctx.now());
     const data =
@@ -76,8 +80,8 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
     return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });
   });
 
-  app.get('/api/stats/breakdown', { config: { rateLimit } }, async (req, reply) => {
-    const q = parse(breakdownQuery, req);
+  app.get('/api/stats/breakdown', { config: { rateLimit }, ...validated({ ...breakdownDocs, querystring: breakdownQuery }) }, async (req, reply) => {
+    const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const dim = dimensionByName(q.dimension);
     if (!dim || !BREAKDOWN_DIMENSIONS.includes(dim)) {
@@ -98,8 +102,8 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext, rateLimit: ob
     });
   });
 
-  app.get('/api/stats/realtime', { config: { rateLimit } }, async (req, reply) => {
-    const q = parse(realtimeQuery, req);
+  app.get('/api/stats/realtime', { config: { rateLimit }, ...validated({ ...realtimeDocs, querystring: realtimeQuery }) }, async (req, reply) => {
+    const q = req.query;
     const site = await readableSite(ctx, req, q.site_id);
     const data = await realtimeReport(ctx.store, site, ctx.now());
     return reply.send({ success: true, data, processing_time_ms: elapsed(reply) });

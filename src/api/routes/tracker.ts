@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { trackerDocs } from '../openapi/operations.js';
 
 /** dist/tracker/script.js, whether this module runs compiled (dist/src/api/routes) or from source (tsx). */
 export const TRACKER_FILE = import.meta.url.endsWith('.ts')
@@ -54,7 +55,7 @@ export function trackerRoutes(app: FastifyInstance, ctx: ApiContext, file = TRAC
   };
 
   const paths = new Set(['/script.js', ...(ctx.config.tracker.scriptPath ? [ctx.config.tracker.scriptPath] : [])]);
-  for (const url of paths) app.get(url, serve);
+  for (const url of paths) app.get(url, trackerDocs, serve);
 }
 
 /** Whether Accept-Encoding allows gzip: named with q > 0, or `*` with q > 0 and gzip not named. */
