@@ -89,7 +89,8 @@ export class IngestPipeline {
         return { kind: 'ignored', reason: out.drop, event: { id, site_id, type, path, ts: d.ts, received_at: req.now, ignored: out.drop } };
       }
     }
-    return { kind: 'accepted', event: { ...d.event, ts: d.ts } as QueuedEvent };
+    d.event.ts = d.ts; // set on the draft itself: no copy on the ingestion path
+    return { kind: 'accepted', event: d.event as QueuedEvent };
   }
 
   /**
