@@ -14,19 +14,23 @@ export interface LoadResult {
   warmupOk: number;
 }
 
-/** 50 connections (by default), a warm-up, then the measured run. */
+export interface LoadRequest {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** 50 connections (by default), a warm-up, then the measured run; each connection cycles through `requests`. */
 export async function load(
   url: string,
-  opts: { body: string; headers?: Record<string, string>; connections?: number; seconds: number; warmupSeconds: number },
+  opts: { requests: LoadRequest[]; connections?: number; seconds: number; warmupSeconds: number },
 ): Promise<LoadResult> {
   const base = {
     url,
-    method: 'POST' as const,
     connections: opts.connections ?? 50,
-    headers: { 'content-type': 'application/json', ...opts.headers },
-    body: opts.body,
+    requests: opts.requests.map((r) => ({ method: 'POST' as const, ...r })),
   };
-  const warm = await autocannon({ ...base, duration: opts.warmupSeconds });
+  const warm = opts.warmupSeconds > 0 ? await autocannon({ ...base, duration: opts.warmupSeconds }) : { '2xx': 0 };
   const r = await autocannon({ ...base, duration: opts.seconds });
   return {
     rps: Math.round(r.requests.average),

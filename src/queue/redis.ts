@@ -37,10 +37,11 @@ export function createRedis(cfg: RedisConfig, options: RedisOptions = {}, cluste
  * On a cluster, redirections (MOVED, ASK) are followed and CLUSTERDOWN / TRYAGAIN / a lost node are
  * retried a few times (100 ms apart) inside ioredis; the producer retries beyond that until its deadline.
  */
-export function createFailFastRedis(cfg: RedisConfig, name: string): RedisClient {
+export function createFailFastRedis(cfg: RedisConfig, name: string, options: RedisOptions = {}): RedisClient {
   const redis = createRedis(
     cfg,
     {
+      ...options,
       connectionName: name,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
