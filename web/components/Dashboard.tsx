@@ -1,7 +1,7 @@
 'use client';
 // One site's dashboard: period (in the URL), the top row with changes against the previous period
 // of the same length, the time series, the breakdown panels, realtime visitors, the empty state.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useState } from 'react';
 import { api, get, isSharePage, query, type BreakdownRow, type RealtimeAnswer, type SiteInfo, type StatsAnswer } from '../lib/api';
 import { countryName, flagEmoji } from '../lib/countries';
 import { change, formatDuration, formatNumber } from '../lib/format';
@@ -55,7 +55,9 @@ export function Dashboard({ site, admin }: { site: SiteInfo; admin: boolean }) {
 
   useEffect(() => setNow(Date.now()), [key, customFrom, customTo, reload]);
 
-  useEffect(() => {
+  // A layout effect: it runs before every passive effect, so the top row's request leaves before the
+  // panels' (children's effects run first) and is not queued behind them on a one-process server.
+  useLayoutEffect(() => {
     let live = true;
     setError(undefined);
     void (async () => {
