@@ -4,6 +4,7 @@
 // (raw events and rollups apart) — and, as baseline in the same run, a plain bulk insert of the
 // same number of raw rows into the same database.
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
@@ -24,7 +25,7 @@ import { tempDir } from '../test/helpers/stores.js';
 import { sleep } from '../test/helpers/wait.js';
 import { peakRssMb, ratio, round } from './lib.js';
 import { target, type Log, type PartResult, type Sizes } from './part.js';
-import { WORKER_ENTRY, cpuMs, obliterate, spawnNode } from './processes.js';
+import { Proc, WORKER_ENTRY, cpuMs, obliterate, spawnNode } from './processes.js';
 import { trackerTraffic } from './traffic.js';
 
 const HOUR = 3_600_000;
@@ -57,6 +58,8 @@ export interface Drained {
   /** Bytes on disk of the raw events table (with its indexes) and of everything else the drain wrote. */
   rawBytes: number;
   rollupBytes: number;
+  /** The same, compacted (PostgreSQL: VACUUM FULL; SQLite keeps no dead rows: the same). */
+  compactRollupBytes: number;
   /** The same number of raw rows bulk-inserted into the same database, rows/s. */
   bulkRowsPerSecond: number;
   /** The drained page views, custom events and visitors equal what was sent. */
@@ -98,7 +101,7 @@ export async function drain(o: DrainSetup): Promise<Drained> {
     const exact = got.pageviews === sent.pageviews && got.events === sent.events && got.visitors === sent.visitors.size;
     const counts = `${got.pageviews} page views, ${got.events} custom events, ${got.visitors} visitors, ${got.visits} visits (sent ${sent.pageviews}, ${sent.events}, ${sent.visitors.size} visitors)`;
     const rowsPerEvent = await rowsPer(store as SqlStore, o.events);
-    const { raw, rollups } = o.store === 'sqlite' ? sqliteBytes(dataDir) : await postgresBytes(store as SqlStore);
+    const { raw, rollups, compactRollups } = o.store === 'sqlite' ? sqliteBytes(dataDir) : await postgresBytes(store as SqlStore);
     const bulk = await bulkInsertBaseline(o.store, dataDir, o.postgresUrl, schema, o.events);
     return {
       events: o.events,
@@ -110,6 +113,7 @@ export async function drain(o: DrainSetup): Promise<Drained> {
       rowsPerEvent,
       rawBytes: raw,
       rollupBytes: rollups,
+      compactRollupBytes: compactRollups,
       bulkRowsPerSecond: bulk,
       exact,
       counts,
@@ -167,18 +171,30 @@ export function storagePart(store: StoreKind, d: Drained, retentionDays: number)
   const per = (bytes: number) => (bytes * 1_000_000) / d.events;
   const raw = per(d.rawBytes);
   const rollups = per(d.rollupBytes);
+  const compact = per(d.compactRollupBytes);
   // Raw events are kept RETENTION_DAYS days (+1, the day being written); rollups stay.
-  const year = raw * (retentionDays + 1) + rollups * 365;
+  const rawKept = raw * (retentionDays + 1);
+  const year = (r: number) => rawKept + r * 365;
   const mb = (b: number) => round(b / 1e6, 1);
-  const gb = (b: number) => round(b / 1e9, 2);
+  const gb = (b: number) => round(b / 1e9, 1);
+  const dead = compact < rollups * 0.95;
   return {
     name: `Storage: ${storeName(store)}`,
-    figures: { raw_mb_per_1m_events: mb(raw), rollups_mb_per_1m_events: mb(rollups), year_gb_at_1m_events_a_day: gb(year), retention_days: retentionDays },
+    figures: {
+      raw_mb_per_1m_events: mb(raw),
+      rollups_mb_per_1m_events: mb(rollups),
+      rollups_compact_mb_per_1m_events: mb(compact),
+      year_gb_at_1m_events_a_day: gb(year(rollups)),
+      year_gb_at_1m_events_a_day_compact: gb(year(compact)),
+      retention_days: retentionDays,
+    },
     lines: [
-      `per 1,000,000 events: raw events ${mb(raw)} MB (kept ${retentionDays} days), rollups and visits ${mb(rollups)} MB (kept)`,
-      `a site with 1,000,000 events a day, a year on: ${gb(raw * (retentionDays + 1))} GB of raw events + ${gb(rollups * 365)} GB of rollups = ${gb(year)} GB`,
+      `per 1,000,000 events: raw events ${mb(raw)} MB (deleted after RETENTION_DAYS=${retentionDays}), rollups, visits and visitors ${mb(rollups)} MB (kept)` +
+        (dead ? `, ${mb(compact)} MB of it live rows (VACUUM FULL; the rest is the day's dead row versions, reused by the next days)` : ''),
+      `a site with 1,000,000 events a day, a year on: ${gb(rawKept)} GB of raw events + ${gb(rollups * 365)} GB of rollups = ${gb(year(rollups))} GB` +
+        (dead ? ` (${gb(year(compact))} GB with live rows only)` : ''),
     ],
-    targets: [target(`storage measured (${storeName(store)})`, raw > 0 && rollups > 0, `${mb(raw + rollups)} MB per 1M events`)],
+    targets: [target(`storage per 1M events measured (${storeName(store)})`, raw > 0 && rollups > 0, `${mb(raw + rollups)} MB`)],
   };
 }
 
@@ -242,7 +258,7 @@ function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
 /** Starts the workers and waits until the rollups hold all `n` events (page views + custom events). */
 async function drainWith(env: Record<string, string>, workers: number, store: AnalyticsStore, n: number, from: string, to: string, log: Log) {
   const started = performance.now();
-  const procs = Array.from({ length: workers }, (_, i) => spawnNode(WORKER_ENTRY, env, `worker-${i + 1}`));
+  const procs = Array.from({ length: workers }, (_, i) => spawnWorker(env, `worker-${i + 1}`));
   const rss = new Map<number, number>();
   const sampleRss = () => procs.forEach((p) => rss.set(p.pid, Math.max(rss.get(p.pid) ?? 0, peakRssMb(p.pid) ?? 0)));
   let last = 0;
@@ -270,6 +286,14 @@ async function drainWith(env: Record<string, string>, workers: number, store: An
   return { seconds: (performance.now() - started) / 1000, rss: Math.max(...rss.values()), cpuMs: cpu };
 }
 
+/** A worker process; with BENCH_PROFILE_DIR, it writes a V8 CPU profile there when it stops (for tuning). */
+function spawnWorker(env: Record<string, string>, name: string): Proc {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return spawnNode(WORKER_ENTRY, env, name);
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, WORKER_ENTRY], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Proc(child, name);
+}
+
 const TABLES = ['events', 'visits', 'visitors', 'dictionary', 'rollups', 'members', 'visit_members'];
 
 async function rowsPer(store: SqlStore, n: number): Promise<Record<string, number>> {
@@ -282,21 +306,32 @@ async function rowsPer(store: SqlStore, n: number): Promise<Record<string, numbe
 }
 
 /** Bytes per table from SQLite's dbstat (indexes counted with their table). */
-function sqliteBytes(dataDir: string): { raw: number; rollups: number } {
+function sqliteBytes(dataDir: string): { raw: number; rollups: number; compactRollups: number } {
   const db = new Database(path.join(dataDir, 'analytics.db'), { readonly: true });
   try {
     const rows = db.prepare(`select coalesce(m.tbl_name, s.name) as tbl, sum(s.pgsize) as bytes from dbstat s left join sqlite_master m on m.name = s.name group by tbl`).all() as { tbl: string; bytes: number }[];
-    return split(rows.map((r) => [r.tbl, r.bytes]));
+    const bytes = split(rows.map((r) => [r.tbl, r.bytes]));
+    return { ...bytes, compactRollups: bytes.rollups };
   } finally {
     db.close();
   }
 }
 
-async function postgresBytes(store: SqlStore): Promise<{ raw: number; rollups: number }> {
-  await sql`vacuum analyze`.execute(store.db).catch(() => {});
-  const r = await sql<{ tbl: string; bytes: string }>`select c.relname as tbl, pg_total_relation_size(c.oid) as bytes from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind = 'r'`.execute(store.db);
-  return split(r.rows.map((x) => [x.tbl, Number(x.bytes)]));
+/**
+ * PostgreSQL's tables as the drain left them (after VACUUM: the dead row versions of a day of
+ * counter updates are free space the next days reuse), and compacted (VACUUM FULL: live rows only).
+ */
+async function postgresBytes(store: SqlStore): Promise<{ raw: number; rollups: number; compactRollups: number }> {
+  const sizes = async () => {
+    const r = await sql<{ tbl: string; bytes: string }>`select c.relname as tbl, pg_total_relation_size(c.oid) as bytes from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind = 'r'`.execute(store.db);
+    return split(r.rows.map((x) => [x.tbl, Number(x.bytes)]));
+  };
+  await sql`vacuum analyze`.execute(store.db);
+  const written = await sizes();
+  await sql`vacuum full`.execute(store.db);
+  const compact = await sizes();
+  return { ...written, compactRollups: compact.rollups };
 }
 
 /** Raw events vs the tables the statistics are read from (sites, salts and bookkeeping are tiny and left out). */

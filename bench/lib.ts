@@ -76,8 +76,3 @@ export async function timings(fn: () => Promise<void>, runs: number, warmup: num
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 export const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : NaN);
-
-/** Zipf-like skew: low indexes are popular, every index can appear. */
-export function skewed(n: number, r: number): number {
-  return Math.min(n - 1, Math.floor(n * r * r * r));
-}

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnNode, API_ENTRY, type Proc } from '../test/helpers/system.js';
 
-export { API_ENTRY, WORKER_ENTRY, spawnNode, type Proc } from '../test/helpers/system.js';
+export { API_ENTRY, WORKER_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
 
 /** The built API; rate limits off unless the caller sets them. */
 export async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
