@@ -3,6 +3,7 @@
 // timed through the built API, next to a baseline measured in the same run: the same day answered
 // by SQL from the raw events (what a read costs without rollups).
 // Run alone: npx tsx bench/reads.ts [--smoke] [--store=sqlite|postgres]   (after `npm run build`)
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,7 +19,7 @@ import { openPostgresStore } from '../src/store/sql/postgres.js';
 import { openSqliteStore } from '../src/store/sql/sqlite.js';
 import type { SqlStore } from '../src/store/sql/store.js';
 import { prepareEvent } from '../src/worker/prepare.js';
-import { API_ENTRY, spawnNode, type Proc } from '../test/helpers/system.js';
+import { API_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
 import { peakRssMb, percentile, ratio, round, timings } from './lib.js';
 import { FULL, SMOKE, target, type Log, type PartResult, type Sizes } from './part.js';
 import { trackerTraffic } from './traffic.js';
@@ -223,13 +224,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** BENCH_API_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): to profile the API's reads. */
-const apiNodeOptions = (): Record<string, string> => (process.env.BENCH_API_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_API_NODE_OPTIONS } : {});
+/** BENCH_API_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): flags of the API's node, to profile its reads. */
+function spawnApi(env: Record<string, string>): Proc {
+  const flags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  if (flags.length === 0) return spawnNode(API_ENTRY, env, 'api');
+  const child = spawn(process.execPath, [...flags, API_ENTRY], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Proc(child, 'api');
+}
 
 async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawnNode(API_ENTRY, { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...apiNodeOptions(), ...env }, 'api');
+  const proc = spawnApi({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env });
   const end = Date.now() + 60_000;
   for (;;) {
     if (proc.child.exitCode !== null) throw new Error(`API exited (${proc.child.exitCode}):\n${proc.output()}`);
