@@ -48,7 +48,7 @@ interface Dataset {
   cleanup: () => Promise<void>;
 }
 
-async function openStore(kind: 'sqlite' | 'postgres', postgresUrl: string) {
+async function openStore(kind: 'sqlite' | 'postgres', postgresUrl: string): Promise<{ store: SqlStore; env: Record<string, string>; drop: () => Promise<void> }> {
   if (kind === 'postgres') {
     const schema = `bench_reads_${process.pid}_${Date.now().toString(36)}`;
     const store = openPostgresStore(postgresUrl, { schema, poolSize: 2 });
@@ -249,11 +249,11 @@ async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url:
   }
 }
 
-export async function readsPart(o: { store: 'sqlite' | 'postgres'; postgresUrl: string; sizes: Sizes; log: Log }): Promise<PartResult> {
+export async function readsPart(o: { store: 'sqlite' | 'postgres'; postgresUrl: string; redisUrl?: string; sizes: Sizes; log: Log }): Promise<PartResult> {
   const started = performance.now();
   const storeName = o.store === 'sqlite' ? 'SQLite' : 'PostgreSQL';
   const ds = await buildDataset(o);
-  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = o.redisUrl ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const queue = `bench_reads_${process.pid}_${Date.now().toString(36)}`;
   let proc: Proc | undefined;
   try {

@@ -57,7 +57,7 @@ async function main() {
       parts.push((await drainPart({ queue: 'embedded', store: 'sqlite', postgresUrl, jobSize, sizes, log })).result);
     }
     if (want('scale') && pgReachable) parts.push(await scaleOutPart({ redisUrl, postgresUrl, jobSize, sizes, log }));
-    if (want('reads')) for (const store of stores) parts.push(await readsPart({ store, postgresUrl, sizes, log }));
+    if (want('reads')) for (const store of stores) parts.push(await readsPart({ store, postgresUrl, redisUrl, sizes, log }));
     if (want('frontend')) parts.push(await frontendPart({ sizes, log }));
   } finally {
     await redis?.stop();
