@@ -127,21 +127,22 @@ export class SqlReader {
     return { visitors: Number(visitors?.n ?? 0), pageviews: Number(pageviews?.n ?? 0), pages: list.slice(0, opts.limit) };
   }
 
+  /**
+   * SQLite plans a bucket range on the primary key (site, grain, bucket, …), which holds every
+   * dimension's rows of those buckets; this index leads with the dimension (migration 7).
+   * PostgreSQL picks it from its statistics.
+   */
+  private byDimension() {
+    return this.dialect === 'sqlite' ? sql`indexed by rollups_dim_bucket` : sql``;
+  }
+
   /** The totals row of every bucket with data in the period, in bucket order. */
   private async totals(siteId: string, p: Period): Promise<Totals[]> {
-    const rows = await this.db
-      .selectFrom('rollups')
-      .select(['bucket', 'pageviews', 'events', 'visitors', 'visits', 'bounces', 'duration_ms', 'revision'])
-      .where('site_id', '=', siteId)
-      .where('grain', '=', p.grain)
-      .where('bucket', '>=', p.from)
-      .where('bucket', '<', p.to)
-      .where('dim', '=', TOTAL.id)
-      .where('scope', '=', 0)
-      .where('value', '=', 0)
-      .orderBy('bucket')
-      .execute();
-    return rows.map((r) => ({
+    const rows = await sql<{ bucket: number; pageviews: number; events: number; visitors: number; visits: number; bounces: number; duration_ms: number; revision: number }>`
+      select bucket, pageviews, events, visitors, visits, bounces, duration_ms, revision from rollups ${this.byDimension()}
+      where site_id = ${siteId} and grain = ${p.grain} and dim = ${TOTAL.id} and scope = 0 and value = 0 and bucket >= ${p.from} and bucket < ${p.to}
+      order by bucket`.execute(this.db);
+    return rows.rows.map((r) => ({
       bucket: Number(r.bucket),
       revision: Number(r.revision),
       counts: {
@@ -156,19 +157,12 @@ export class SqlReader {
   }
 
   private async ignored(siteId: string, p: Period): Promise<Record<string, number>> {
-    const rows = await this.db
-      .selectFrom('rollups')
-      .innerJoin('dictionary', 'dictionary.value_id', 'rollups.value')
-      .select(['dictionary.value as reason', (eb) => eb.fn.sum<number>('rollups.events').as('n')])
-      .where('rollups.site_id', '=', siteId)
-      .where('rollups.grain', '=', p.grain)
-      .where('rollups.bucket', '>=', p.from)
-      .where('rollups.bucket', '<', p.to)
-      .where('rollups.dim', '=', IGNORED.id)
-      .groupBy('dictionary.value')
-      .execute();
+    const rows = await sql<{ reason: string; n: number }>`
+      select d.value as reason, sum(r.events) as n from rollups r ${this.byDimension()} join dictionary d on d.value_id = r.value
+      where r.site_id = ${siteId} and r.grain = ${p.grain} and r.dim = ${IGNORED.id} and r.bucket >= ${p.from} and r.bucket < ${p.to}
+      group by d.value`.execute(this.db);
     const out: Record<string, number> = {};
-    for (const r of rows) out[r.reason] = Number(r.n);
+    for (const r of rows.rows) out[r.reason] = Number(r.n);
     return out;
   }
 
