@@ -197,7 +197,7 @@ function endpoints(ds: Dataset, rangeDays: number): Endpoint[] {
 }
 
 /** Wall time one endpoint may take (warm-up and runs): a read of seconds gets a few runs, not readRuns. */
-const BUDGET_MS = 15_000;
+const BUDGET_MS = 5_000;
 
 /** timings() within BUDGET_MS: fewer warm-ups and runs (at least 3) when one request is slow. */
 async function budgeted(fn: () => Promise<void>, runs: number, warmup: number, coldMs: number): Promise<{ p50: number; p99: number; runs: number }> {

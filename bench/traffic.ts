@@ -88,7 +88,8 @@ export function* trackerTraffic(shape: TrafficShape): Generator<QueuedEvent> {
       ua: BROWSERS[v % BROWSERS.length]!.ua,
       language: LANGUAGES[v % LANGUAGES.length]!,
       width: WIDTHS[v % WIDTHS.length]!,
-      country: countries[skewed(countries.length, (v % 1000) / 1000)]!,
+      // A fixed, well-spread draw per visitor (Knuth's multiplicative hash), skewed to a few big countries.
+      country: countries[skewed(countries.length, (Math.imul(v + 1, 2654435761) >>> 0) / 4294967296)]!,
     };
   };
   const pool = Array.from({ length: Math.min(OPEN_VISITS, Math.max(1, Math.floor(shape.events / 10))) }, open);
