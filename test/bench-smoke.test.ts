@@ -24,8 +24,8 @@ it.runIf(redisUp)('runs every part of the bench at smoke size and writes its rep
   const [file] = fs.readdirSync(out);
   const report = JSON.parse(fs.readFileSync(path.join(out, file!), 'utf8'));
   const names: string[] = report.parts.map((p: { name: string }) => p.name);
-  const expected = ['Ingestion', 'Drain: BullMQ + SQLite', 'Storage: SQLite', 'Drain: embedded queue + SQLite', 'Reads: SQLite', 'Front end'];
-  if (pgUp) expected.push('Drain: BullMQ + PostgreSQL', 'Storage: PostgreSQL', 'Scale-out', 'Reads: PostgreSQL');
+  const expected = ['Ingestion', 'Drain: BullMQ + SQLite', 'Storage: SQLite', 'Drain: embedded queue + SQLite', 'Reads on SQLite', 'Front end'];
+  if (pgUp) expected.push('Drain: BullMQ + PostgreSQL', 'Storage: PostgreSQL', 'Scale-out', 'Reads on PostgreSQL');
   for (const part of expected) {
     expect(names.some((n) => n.startsWith(part)), `${part} in ${names.join(' | ')}`).toBe(true);
   }
