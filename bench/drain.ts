@@ -4,7 +4,6 @@
 // (raw events and rollups apart) — and, as baseline in the same run, a plain bulk insert of the
 // same number of raw rows into the same database.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
@@ -25,7 +24,7 @@ import { tempDir } from '../test/helpers/stores.js';
 import { sleep } from '../test/helpers/wait.js';
 import { peakRssMb, ratio, round } from './lib.js';
 import { target, type Log, type PartResult, type Sizes } from './part.js';
-import { Proc, WORKER_ENTRY, cpuMs, obliterate, spawnNode } from './processes.js';
+import { WORKER_ENTRY, cpuMs, obliterate, spawnNodeWithFlags, type Proc } from './processes.js';
 import { trackerTraffic } from './traffic.js';
 
 const HOUR = 3_600_000;
@@ -289,9 +288,7 @@ async function drainWith(env: Record<string, string>, workers: number, store: An
 /** A worker process; with BENCH_PROFILE_DIR, it writes a V8 CPU profile there when it stops (for tuning). */
 function spawnWorker(env: Record<string, string>, name: string): Proc {
   const dir = process.env.BENCH_PROFILE_DIR;
-  if (!dir) return spawnNode(WORKER_ENTRY, env, name);
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, WORKER_ENTRY], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Proc(child, name);
+  return spawnNodeWithFlags(WORKER_ENTRY, env, name, dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []);
 }
 
 const TABLES = ['events', 'visits', 'visitors', 'dictionary', 'rollups', 'members', 'visit_members'];

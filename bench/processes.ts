@@ -4,7 +4,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnNode, API_ENTRY, type Proc } from '../test/helpers/system.js';
+import { spawn } from 'node:child_process';
+import { spawnNode, API_ENTRY, Proc } from '../test/helpers/system.js';
 
 export { API_ENTRY, WORKER_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
 
@@ -13,6 +14,13 @@ export async function startApi(env: Record<string, string>): Promise<{ proc: Pro
   const proc = spawnNode(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env }, 'api');
   const m = await proc.waitForLine(/API listening on (http:\/\/\S+)/, 60_000);
   return { proc, url: m[1]! };
+}
+
+/** `entry` with node flags (`--cpu-prof` is not allowed in NODE_OPTIONS); no flags: spawnNode. */
+export function spawnNodeWithFlags(entry: string, env: Record<string, string>, name: string, flags: string[]): Proc {
+  if (flags.length === 0) return spawnNode(entry, env, name);
+  const child = spawn(process.execPath, [...flags, entry], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Proc(child, name);
 }
 
 /** A TypeScript file run by the same Node (tsx strips the types at load: no cost once running). */

@@ -3,7 +3,6 @@
 // timed through the built API, next to a baseline measured in the same run: the same day answered
 // by SQL from the raw events (what a read costs without rollups).
 // Run alone: npx tsx bench/reads.ts [--smoke] [--store=sqlite|postgres]   (after `npm run build`)
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,7 +18,7 @@ import { openPostgresStore } from '../src/store/sql/postgres.js';
 import { openSqliteStore } from '../src/store/sql/sqlite.js';
 import type { SqlStore } from '../src/store/sql/store.js';
 import { prepareEvent } from '../src/worker/prepare.js';
-import { API_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
+import { API_ENTRY, spawnNodeWithFlags, type Proc } from './processes.js';
 import { peakRssMb, percentile, ratio, round, timings } from './lib.js';
 import { FULL, SMOKE, target, type Log, type PartResult, type Sizes } from './part.js';
 import { trackerTraffic } from './traffic.js';
@@ -226,10 +225,7 @@ async function freePort(): Promise<number> {
 
 /** BENCH_API_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): flags of the API's node, to profile its reads. */
 function spawnApi(env: Record<string, string>): Proc {
-  const flags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  if (flags.length === 0) return spawnNode(API_ENTRY, env, 'api');
-  const child = spawn(process.execPath, [...flags, API_ENTRY], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Proc(child, 'api');
+  return spawnNodeWithFlags(API_ENTRY, env, 'api', process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? []);
 }
 
 async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
