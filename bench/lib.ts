@@ -9,9 +9,8 @@ export interface LoadResult {
   errors: number;
   non2xx: number;
   requests: number;
-  /** 2xx answers of the measured run and of the warm-up. */
+  /** 2xx answers. */
   ok: number;
-  warmupOk: number;
 }
 
 export interface LoadRequest {
@@ -20,17 +19,13 @@ export interface LoadRequest {
   headers: Record<string, string>;
 }
 
-/** 50 connections (by default), a warm-up, then the measured run; each connection cycles through `requests`. */
-export async function load(
-  url: string,
-  opts: { requests: LoadRequest[]; connections?: number; seconds: number; warmupSeconds: number },
-): Promise<LoadResult> {
+/** One autocannon run, 50 connections by default; each connection cycles through `requests`. */
+export async function load(url: string, opts: { requests: LoadRequest[]; connections?: number; seconds: number }): Promise<LoadResult> {
   const base = {
     url,
     connections: opts.connections ?? 50,
     requests: opts.requests.map((r) => ({ method: 'POST' as const, ...r })),
   };
-  const warm = opts.warmupSeconds > 0 ? await autocannon({ ...base, duration: opts.warmupSeconds }) : { '2xx': 0 };
   const r = await autocannon({ ...base, duration: opts.seconds });
   return {
     rps: Math.round(r.requests.average),
@@ -40,7 +35,6 @@ export async function load(
     non2xx: r.non2xx,
     requests: r.requests.total,
     ok: r['2xx'],
-    warmupOk: warm['2xx'],
   };
 }
 

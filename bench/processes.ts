@@ -9,9 +9,9 @@ import { spawnNode, API_ENTRY, Proc } from '../test/helpers/system.js';
 
 export { API_ENTRY, WORKER_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
 
-/** The built API; rate limits off unless the caller sets them. */
-export async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
-  const proc = spawnNode(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env }, 'api');
+/** The built API (with node `flags`, e.g. to profile it); rate limits off unless the caller sets them. */
+export async function startApi(env: Record<string, string>, flags: string[] = []): Promise<{ proc: Proc; url: string }> {
+  const proc = spawnNodeWithFlags(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env }, 'api', flags);
   const m = await proc.waitForLine(/API listening on (http:\/\/\S+)/, 60_000);
   return { proc, url: m[1]! };
 }

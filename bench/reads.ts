@@ -4,7 +4,6 @@
 // by SQL from the raw events (what a read costs without rollups).
 // Run alone: npx tsx bench/reads.ts [--smoke] [--store=sqlite|postgres]   (after `npm run build`)
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +17,7 @@ import { openPostgresStore } from '../src/store/sql/postgres.js';
 import { openSqliteStore } from '../src/store/sql/sqlite.js';
 import type { SqlStore } from '../src/store/sql/store.js';
 import { prepareEvent } from '../src/worker/prepare.js';
-import { API_ENTRY, spawnNodeWithFlags, type Proc } from './processes.js';
+import { startApi, type Proc } from './processes.js';
 import { peakRssMb, percentile, ratio, round, timings } from './lib.js';
 import { FULL, SMOKE, target, type Log, type PartResult, type Sizes } from './part.js';
 import { trackerTraffic } from './traffic.js';
@@ -214,36 +213,8 @@ async function budgeted(fn: () => Promise<void>, runs: number, warmup: number, c
   return { p50: round(percentile(samples, 50)), p99: round(percentile(samples, 99)), runs: samples.length };
 }
 
-/** A port free now, for an API that logs at warn (its "listening" line is at info). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
 /** BENCH_API_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): flags of the API's node, to profile its reads. */
-function spawnApi(env: Record<string, string>): Proc {
-  return spawnNodeWithFlags(API_ENTRY, env, 'api', process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? []);
-}
-
-async function startApi(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = spawnApi({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env });
-  const end = Date.now() + 60_000;
-  for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`API exited (${proc.child.exitCode}):\n${proc.output()}`);
-    const ok = await fetch(`${url}/api/health`).then((r) => r.ok, () => false);
-    if (ok) return { proc, url };
-    if (Date.now() > end) {
-      await proc.stop();
-      throw new Error(`API not up in 60 s:\n${proc.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const apiFlags = () => process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export async function readsPart(o: { store: 'sqlite' | 'postgres'; postgresUrl: string; redisUrl?: string; sizes: Sizes; log: Log }): Promise<PartResult> {
   const started = performance.now();
@@ -257,7 +228,7 @@ export async function readsPart(o: { store: 'sqlite' | 'postgres'; postgresUrl: 
     const raw = await timings(() => rawDay(ds.store.db, ds.yesterday), Math.max(5, Math.round(o.sizes.readRuns / 20)), 1);
 
     // A queue of its own on Redis: the API runs no worker thread, nothing drains or writes.
-    const api = await startApi({ ...ds.env, REDIS_URL: redisUrl, QUEUE_NAME: queue });
+    const api = await startApi({ ...ds.env, REDIS_URL: redisUrl, QUEUE_NAME: queue }, apiFlags());
     proc = api.proc;
     const headers = { authorization: `Bearer ${ds.readKey}` };
     const fetchJson = async (url: string) => {
