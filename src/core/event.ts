@@ -1,7 +1,7 @@
 // The event as it travels through the queue, in every payload version the worker still accepts.
 // The API writes version 2; jobs queued by the previous version (no `v` field) still apply after
 // an upgrade (`parseQueuedEvent`).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { uuidv7 } from './id.js';
 import { storableText } from './text.js';
@@ -125,7 +125,7 @@ export function newEventId(): string {
  * the same client id counts once per site however often it is sent, and two sites never collide.
  */
 export function clientEventId(siteId: string, clientId: string): string {
-  const h = createHash('sha256').update(siteId).update('\u0000').update(clientId.toLowerCase()).digest();
+  const h = hash('sha256', `${siteId}\u0000${clientId.toLowerCase()}`, 'buffer') as unknown as Buffer;
   h[6] = 0x80 | (h[6]! & 0x0f); // version 8 (custom)
   h[8] = 0x80 | (h[8]! & 0x3f); // variant 10
   const x = h.subarray(0, 16).toString('hex');

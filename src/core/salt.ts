@@ -23,7 +23,18 @@ export function oldestSaltDay(now: number): string {
 /** The salt date for an event, or undefined when that salt is gone (the event is too late). */
 export function saltDayFor(ts: number, timeZone: string, now: number): string | undefined {
   const day = localDay(ts, timeZone);
-  return day >= oldestSaltDay(now) ? day : undefined;
+  return day >= oldestSaltDayMemo(now) ? day : undefined;
+}
+
+// Asked on every request: worked out once per UTC day.
+let memoDayStart = NaN;
+let memoOldest = '';
+function oldestSaltDayMemo(now: number): string {
+  if (!(now >= memoDayStart && now < memoDayStart + 86_400_000)) {
+    memoDayStart = now - (((now % 86_400_000) + 86_400_000) % 86_400_000);
+    memoOldest = oldestSaltDay(now);
+  }
+  return memoOldest;
 }
 
 /** Dates whose salts the maintenance makes sure exist ahead of time (every timezone's today). */

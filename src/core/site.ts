@@ -1,5 +1,5 @@
 // Sites and their keys. A key is shown once, at creation; only its SHA-256 is stored.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import anyAscii from 'any-ascii';
 import { z } from 'zod';
 import { storableText } from './text.js';
@@ -87,7 +87,7 @@ export function generateKey(kind: KeyKind): string {
 }
 
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 export interface NewSite {

@@ -82,7 +82,10 @@ export class IngestPipeline {
       },
     };
     for (const step of this.steps) {
-      const out = await step.run(d);
+      // Awaited only when a step is asynchronous (the salt of a new day): an await per step is a
+      // microtask turn per step, measured at ~15 µs of the API's CPU per request under load.
+      let out = step.run(d);
+      if (out instanceof Promise) out = await out;
       if (out && 'drop' in out) {
         this.dropped.set(out.drop, (this.dropped.get(out.drop) ?? 0) + 1);
         const { id, site_id, type, path } = d.event as QueuedEvent;
@@ -97,7 +100,7 @@ export class IngestPipeline {
    * The visitor: the sender's user_id as given; else the keyed hash of the salt of the event's local
    * date, the site, the IP and the user agent; else (the salt of that date is gone) a one-off id.
    */
-  private async identify(d: Draft): Promise<void> {
+  private identify(d: Draft): void | Promise<void> {
     if (d.input.user_id !== undefined) {
       d.event.visitor = givenVisitor(d.input.user_id);
       return;
@@ -107,8 +110,12 @@ export class IngestPipeline {
       d.event.visitor = oneOffVisitor();
       return;
     }
-    const salt = this.salts.get(day) ?? (await this.salts.ensure(day));
-    d.event.visitor = hashedVisitor(salt, d.req.site.site_id, d.req.ip, d.req.userAgent ?? '');
+    const hashed = (salt: string) => {
+      d.event.visitor = hashedVisitor(salt, d.req.site.site_id, d.req.ip, d.req.userAgent ?? '');
+    };
+    const salt = this.salts.get(day);
+    if (salt !== undefined) return hashed(salt);
+    return this.salts.ensure(day).then(hashed);
   }
 }
 

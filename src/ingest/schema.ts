@@ -30,7 +30,8 @@ const httpUrl = z
   .string({ error: 'url must be a string' })
   .max(MAX_URL_LENGTH, { error: `url must be at most ${MAX_URL_LENGTH} characters` })
   .superRefine(storableText('url'))
-  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'url must be an absolute http(s) URL' });
+  // One parse (canParse builds no object); the page step parses the URL once more for its parts.
+  .refine((s) => /^https?:/i.test(s) && URL.canParse(s), { error: 'url must be an absolute http(s) URL' });
 
 const propValue = z.union([
   z
