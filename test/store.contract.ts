@@ -525,6 +525,29 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect((await breakdownReport(store, site, hours, dim('page'), [], 1))[0]).toEqual({ value: '/shared', visitors: 5, pageviews: 10 });
         expect(await breakdownReport(store, site, two, dim('country'), [], 10)).toEqual([{ value: null, visitors: 13, visits: 18, pageviews: 18 }]);
       });
+
+      it('answers a period read again with what was applied in between, for one bucket and for several', async () => {
+        await apply([event(site, { at: t, path: '/a', user_id: 'x' }), event(site, { at: t + 24 * HOUR, path: '/b', user_id: 'y' })]);
+        const day = rangePeriod(site, '2024-06-15', '2024-06-15', 'day');
+        const two = rangePeriod(site, '2024-06-15', '2024-06-16', 'day');
+        expect(await breakdownReport(store, site, day, dim('page'), [], 10)).toEqual([{ value: '/a', visitors: 1, pageviews: 1 }]);
+        expect(await breakdownReport(store, site, two, dim('page'), [], 10)).toEqual([
+          { value: '/a', visitors: 1, pageviews: 1 },
+          { value: '/b', visitors: 1, pageviews: 1 },
+        ]);
+        // Read twice (the second from memory), then one new event in each day changes both answers.
+        expect(await breakdownReport(store, site, two, dim('page'), [], 1)).toEqual([{ value: '/a', visitors: 1, pageviews: 1 }]);
+        await apply([event(site, { at: t + 1000, path: '/b', user_id: 'z' }), event(site, { at: t + 24 * HOUR + 1000, path: '/b', user_id: 'y' })]);
+        expect(await breakdownReport(store, site, day, dim('page'), [], 10)).toEqual([
+          { value: '/a', visitors: 1, pageviews: 1 },
+          { value: '/b', visitors: 1, pageviews: 1 },
+        ]);
+        expect(await breakdownReport(store, site, two, dim('page'), [], 10)).toEqual([
+          { value: '/b', visitors: 2, pageviews: 3 },
+          { value: '/a', visitors: 1, pageviews: 1 },
+        ]);
+        expect((await rangeReport(store, site, '2024-06-15', '2024-06-16', 'day')).top_paths).toEqual([{ path: '/b', views: 3 }, { path: '/a', views: 1 }]);
+      });
     });
 
     describe('visit-level values over several buckets', () => {

@@ -46,7 +46,10 @@ export class SqlReader {
     const [totals, ignored] = await Promise.all([this.totals(siteId, period), this.ignored(siteId, period)]);
     const sum = zero();
     for (const t of totals) addCounts(sum, t.counts);
-    sum.visitors = totals.length <= 1 ? (totals[0]?.counts.visitors ?? 0) : await this.unionOfTotals(siteId, period, totals);
+    sum.visitors =
+      totals.length <= 1
+        ? (totals[0]?.counts.visitors ?? 0)
+        : await this.memo(`u|${siteId}|${period.grain}|${period.from}|${period.to}`, totals, () => 64, () => this.unionOfTotals(siteId, period, totals));
     const series: BucketCounts[] = totals.map((t) => ({ bucket: t.bucket, ...t.counts }));
     return { ...sum, series, ignored };
   }
@@ -56,28 +59,19 @@ export class SqlReader {
     if (scope === undefined) return [];
     const totals = await this.totals(siteId, period);
     if (totals.length === 0) return [];
-    const counters = await this.counterSnapshots(siteId, period, totals, q.dim, scope);
-    // Sum the additive counters per value; keep each bucket's visitor count for the bound.
-    const sums = new Map<number, Counts>();
-    for (const s of counters) {
-      for (let i = 0; i < s.values.length; i++) {
-        const v = s.values[i]!;
-        let c = sums.get(v);
-        if (!c) sums.set(v, (c = zero()));
-        const o = i * FIELDS;
-        c.pageviews += s.counts[o]!;
-        c.events += s.counts[o + 1]!;
-        c.visitors += s.counts[o + 2]!; // an upper bound when several buckets: made exact below
-        c.visits += s.counts[o + 3]!;
-        c.bounces += s.counts[o + 4]!;
-        c.durationMs += s.counts[o + 5]!;
-      }
-    }
-    for (const [v, c] of sums) if (c.visitors <= 0 && c.pageviews <= 0 && c.events <= 0 && c.visits <= 0) sums.delete(v);
+    const key = `b|${siteId}|${period.grain}|${period.from}|${period.to}|${q.dim}|${scope}|${q.order}|${q.limit}|${q.withVisitors !== false}`;
+    const rows = await this.memo(key, totals, rowsBytes, () => this.rankRows(siteId, period, totals, q, scope));
+    return rows.map((r) => ({ ...r })); // the caller's to change
+  }
+
+  private async rankRows(siteId: string, period: Period, totals: Totals[], q: BreakdownQuery, scope: number): Promise<BreakdownRow[]> {
+    const sums = await this.memo(`s|${siteId}|${period.grain}|${period.from}|${period.to}|${q.dim}|${scope}`, totals, (s) => s.bytes, async () =>
+      sumSnapshots(await this.counterSnapshots(siteId, period, totals, q.dim, scope)),
+    );
     const metric = q.order;
-    const candidates = [...sums].sort((a, b) => b[1][metric] - a[1][metric]);
+    const candidates = ranked(sums, metric);
     let chosen: [number, Counts][];
-    if (counters.length <= 1) {
+    if (sums.buckets <= 1) {
       chosen = atCut(candidates, q.limit, (c) => c[metric]);
     } else if (metric === 'visitors') {
       chosen = await this.exactTop(siteId, period, totals, q.dim, scope, candidates, q.limit);
@@ -181,7 +175,7 @@ export class SqlReader {
     totals: Totals[],
     dim: number,
     scope: number,
-    byBound: [number, Counts][],
+    byBound: Ranked,
     limit: number,
   ): Promise<[number, Counts][]> {
     const exact: [number, Counts][] = [];
@@ -194,7 +188,7 @@ export class SqlReader {
       exact.push(...part);
       exact.sort((a, b) => b[1].visitors - a[1].visitors);
       const kth = exact.length >= limit ? exact[limit - 1]![1].visitors : -1;
-      const nextBound = i < byBound.length ? byBound[i]![1].visitors : -1;
+      const nextBound = i < byBound.length ? byBound.at(i)[1].visitors : -1;
       if (nextBound < kth) break;
     }
     return atCut(exact, limit, (c) => c.visitors);
@@ -263,6 +257,21 @@ export class SqlReader {
       }
     }
     return out;
+  }
+
+  /**
+   * What `compute` works out from the period's buckets, kept while every bucket keeps its
+   * revision: a period read again (a dashboard's refresh, a closed day, a range of past days)
+   * costs its totals query, not the summing and sorting of ~10,000 values or the union of
+   * millions of visitor ids. A bucket that changed changes the signature: worked out again.
+   */
+  private async memo<T>(key: string, totals: Totals[], bytes: (v: T) => number, compute: () => Promise<T>): Promise<T> {
+    const signature = totals.map((t) => `${t.bucket}:${t.revision}`).join(',');
+    const hit = this.cache.get(key);
+    if (hit?.kind === 'memo' && hit.value.signature === signature) return hit.value.value as T;
+    const value = await compute();
+    this.cache.set(key, { kind: 'memo', value: { signature, value, bytes: bytes(value) + signature.length * 2 + key.length * 2 } });
+    return value;
   }
 
   /** Counter rows of one dimension per bucket, from snapshots still valid or one query for the rest. */
@@ -462,12 +471,99 @@ function addCounts(into: Counts, c: Counts): void {
 }
 
 /** The first `limit` entries of a list sorted by `metric` descending, plus every entry tied at the cut. */
-function atCut<T>(sorted: [number, T][], limit: number, metric: (t: T) => number): [number, T][] {
-  if (sorted.length <= limit) return sorted;
+const OFFSET: Record<BreakdownQuery['order'], number> = { pageviews: 0, visitors: 2 };
+
+/**
+ * The counters of one dimension summed per value over a period's buckets; each bucket's visitors
+ * are added up too (an upper bound over several buckets, made exact by the caller).
+ */
+interface Sums {
+  buckets: number;
+  values: Float64Array;
+  counts: Float64Array;
+  /** Value indexes by descending metric, per metric offset, worked out when first asked. */
+  orders: Map<number, Uint32Array>;
+  bytes: number;
+}
+
+const rowsBytes = (rows: BreakdownRow[]) => rows.reduce((n, r) => n + 120 + (r.value?.length ?? 0) * 2, 0);
+
+/** Adds up counter snapshots per value (dropping values with nothing counted). */
+function sumSnapshots(counters: CounterSnapshot[]): Sums {
+  const index = new Map<number, number>();
+  let values: Float64Array<ArrayBuffer> = new Float64Array(counters.length === 1 ? counters[0]!.values.length : 1024);
+  let counts: Float64Array<ArrayBuffer> = new Float64Array(values.length * FIELDS);
+  let n = 0;
+  for (const s of counters) {
+    for (let i = 0; i < s.values.length; i++) {
+      const v = s.values[i]!;
+      let k = index.get(v);
+      if (k === undefined) {
+        if (n === values.length) {
+          values = grow(values, n * 2);
+          counts = grow(counts, n * 2 * FIELDS);
+        }
+        index.set(v, (k = n++));
+        values[k] = v;
+      }
+      for (let f = 0; f < FIELDS; f++) counts[k * FIELDS + f]! += s.counts[i * FIELDS + f]!;
+    }
+  }
+  // Values with nothing counted in the period (rows whose counts went back to 0) are not rows.
+  let m = 0;
+  for (let k = 0; k < n; k++) {
+    const o = k * FIELDS;
+    if (counts[o + 2]! <= 0 && counts[o]! <= 0 && counts[o + 1]! <= 0 && counts[o + 3]! <= 0) continue;
+    values[m] = values[k]!;
+    counts.copyWithin(m * FIELDS, o, o + FIELDS);
+    m++;
+  }
+  const out = { buckets: counters.length, values: values.slice(0, m), counts: counts.slice(0, m * FIELDS), orders: new Map<number, Uint32Array>() };
+  return { ...out, bytes: out.values.byteLength * (1 + FIELDS) + 8 * m };
+}
+
+function grow(a: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(size);
+  b.set(a);
+  return b;
+}
+
+/**
+ * The values in descending order of a metric (the order is worked out once per sums), read as
+ * fresh [value, counts] pairs only where the caller looks: the top of ~10,000 values.
+ */
+function ranked(s: Sums, metric: BreakdownQuery['order']): Ranked {
+  const f = OFFSET[metric];
+  let order = s.orders.get(f);
+  if (!order) {
+    order = new Uint32Array(s.values.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => s.counts[b * FIELDS + f]! - s.counts[a * FIELDS + f]! || a - b);
+    s.orders.set(f, order); // its bytes are counted in `bytes` ahead
+  }
+  const o = order;
+  const at = (i: number): [number, Counts] => {
+    const k = o[i]! * FIELDS;
+    const c = s.counts;
+    return [s.values[o[i]!]!, { pageviews: c[k]!, events: c[k + 1]!, visitors: c[k + 2]!, visits: c[k + 3]!, bounces: c[k + 4]!, durationMs: c[k + 5]! }];
+  };
+  return { length: o.length, at, slice: (from, to) => Array.from({ length: Math.max(0, Math.min(to, o.length) - from) }, (_, i) => at(from + i)) };
+}
+
+/** Rows in order, made on demand. */
+interface Ranked {
+  length: number;
+  at(i: number): [number, Counts];
+  slice(from: number, to: number): [number, Counts][];
+}
+
+/** The first `limit` rows and every row tied with the last of them. */
+function atCut<T>(sorted: { length: number; at(i: number): [number, T] | undefined; slice(from: number, to: number): [number, T][] }, limit: number, metric: (t: T) => number): [number, T][] {
+  if (sorted.length <= limit) return sorted.slice(0, sorted.length);
   if (limit <= 0) return [];
-  const threshold = metric(sorted[limit - 1]![1]);
+  const threshold = metric(sorted.at(limit - 1)![1]);
   let end = limit;
-  while (end < sorted.length && metric(sorted[end]![1]) === threshold) end++;
+  while (end < sorted.length && metric(sorted.at(end)![1]) === threshold) end++;
   return sorted.slice(0, end);
 }
 

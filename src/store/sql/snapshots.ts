@@ -19,7 +19,14 @@ export interface MemberSnapshot {
   bytes: number;
 }
 
-type Entry = { kind: 'counters'; value: CounterSnapshot } | { kind: 'members'; value: MemberSnapshot };
+/** Anything worked out from a period's buckets, valid while `signature` (their revisions) holds. */
+export interface Memo {
+  signature: string;
+  value: unknown;
+  bytes: number;
+}
+
+type Entry = { kind: 'counters'; value: CounterSnapshot } | { kind: 'members'; value: MemberSnapshot } | { kind: 'memo'; value: Memo };
 
 const bytes = (e: Entry) => (e.kind === 'counters' ? e.value.values.byteLength + e.value.counts.byteLength : e.value.bytes) + 64;
 
