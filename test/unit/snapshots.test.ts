@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SnapshotCache, memberSnapshot, unionCount } from '../../src/store/sql/snapshots.js';
+import { Pairs, SnapshotCache, memberSnapshot, unionCount } from '../../src/store/sql/snapshots.js';
 
 const ids = (...xs: number[]) => Uint32Array.from(xs).sort();
 
@@ -14,11 +14,16 @@ describe('range snapshots', () => {
     expect(unionCount([a, b])).toBe(100_000 + 100_000 - Math.ceil(200_000 / 6));
   });
 
-  it('groups members by value with sorted visitor ids', () => {
-    const s = memberSnapshot(3, [[7, 70_000], [1, 5], [7, 2], [1, 4]]);
+  it('groups members by value with sorted visitor ids, each once, past the buffer\'s first size', () => {
+    const pairs = new Pairs();
+    for (const [v, u] of [[7, 70_000], [1, 5], [7, 2], [1, 4], [7, 2]]) pairs.push(v!, u!);
+    for (let i = 0; i < 1000; i++) pairs.push(2 ** 40, 1000 - (i % 500)); // a value id past 32 bits
+    const s = memberSnapshot(3, pairs);
     expect(s.revision).toBe(3);
     expect([...s.byValue.get(7)!]).toEqual([2, 70_000]);
     expect([...s.byValue.get(1)!]).toEqual([4, 5]);
+    expect([...s.byValue.get(2 ** 40)!]).toEqual(Array.from({ length: 500 }, (_, i) => 501 + i));
+    expect(memberSnapshot(4, undefined).byValue.size).toBe(0);
   });
 
   it('bounds the cache by bytes, dropping the least recently used', () => {

@@ -17,7 +17,7 @@ import { bucketNumbers, dayOfNumber, dayStart, HOUR, tzOffset } from '../../core
 import { pathHash as valueHash } from '../path-hash.js';
 import type { BreakdownQuery, BreakdownRow, BucketCounts, Counts, Period, Realtime, Summary } from '../port.js';
 import type { Database } from './schema.js';
-import { SnapshotCache, memberSnapshot, unionCount, type CounterSnapshot, type MemberSnapshot } from './snapshots.js';
+import { Pairs, SnapshotCache, memberSnapshot, unionCount, type CounterSnapshot, type MemberSnapshot } from './snapshots.js';
 
 const FIELDS = 6; // pageviews, events, visitors, visits, bounces, durationMs
 const zero = (): Counts => ({ pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 });
@@ -232,7 +232,7 @@ export class SqlReader {
     for (let i = 0; i < parts.length; i += 100) {
       const part = parts.slice(i, i + 100);
       const wanted = [...new Set(part.flatMap((x) => x.values))];
-      const byBucket = new Map<number, [number, number][]>();
+      const byBucket = new Map<number, Pairs>();
       // Values in chunks: a cut with many ties can hold thousands (bound parameters are limited).
       for (let k = 0; k < wanted.length; k += 5000) {
         const rows = await sql<{ bucket: number; value: number; visitor_id: number }>`select bucket, value, visitor_id from members
@@ -240,14 +240,13 @@ export class SqlReader {
             and dim = ${dim} and scope = ${scope} and value in (${sql.join(wanted.slice(k, k + 5000))}) and refs > 0`.execute(this.db);
         for (const r of rows.rows) {
           const b = Number(r.bucket);
-          const pair: [number, number] = [Number(r.value), Number(r.visitor_id)];
-          const l = byBucket.get(b);
-          if (l) l.push(pair);
-          else byBucket.set(b, [pair]);
+          let l = byBucket.get(b);
+          if (!l) byBucket.set(b, (l = new Pairs()));
+          l.push(Number(r.value), Number(r.visitor_id));
         }
       }
       for (const { t, values: lacking } of part) {
-        const snap = memberSnapshot(t.revision, byBucket.get(t.bucket) ?? []);
+        const snap = memberSnapshot(t.revision, byBucket.get(t.bucket));
         for (const v of lacking) {
           const ids = snap.byValue.get(v) ?? new Uint32Array(0);
           // Kept even when empty: the value had no visitor in the bucket at this revision.
@@ -334,17 +333,16 @@ export class SqlReader {
       const rows = await sql<{ bucket: number; value: number; visitor_id: number }>`select bucket, value, visitor_id from members
         where site_id = ${siteId} and grain = ${p.grain} and bucket in (${sql.join(part.map((t) => t.bucket))})
           and dim = ${dim} and scope = ${scope} and refs > 0`.execute(this.db);
-      const byBucket = new Map<number, [number, number][]>();
+      const byBucket = new Map<number, Pairs>();
       const add = (bucket: number, value: number, visitor: number) => {
-        const l = byBucket.get(bucket);
-        const pair: [number, number] = [value, visitor];
-        if (l) l.push(pair);
-        else byBucket.set(bucket, [pair]);
+        let l = byBucket.get(bucket);
+        if (!l) byBucket.set(bucket, (l = new Pairs()));
+        l.push(value, visitor);
       };
       for (const r of rows.rows) add(Number(r.bucket), Number(r.value), Number(r.visitor_id));
       if (scope === 0 && isVisitLevel(dim)) await this.visitMembers(siteId, p.grain, part.map((t) => t.bucket), dim, add);
       for (const t of part) {
-        const snap = memberSnapshot(t.revision, byBucket.get(t.bucket) ?? []);
+        const snap = memberSnapshot(t.revision, byBucket.get(t.bucket));
         this.cache.set(key(t.bucket), { kind: 'members', value: snap });
         out.push(snap);
       }
@@ -423,14 +421,16 @@ export class SqlReader {
   }
 }
 
-/** Sorted buckets in runs of adjacent ones (at most 31 each): one read of visits per run. */
+/** Sorted buckets in runs of adjacent ones (at most a day each): one read of visits per run. */
 function adjacentRuns(grain: Grain, buckets: number[]): number[][] {
   const sorted = [...buckets].sort((a, b) => a - b);
   const runs: number[][] = [];
   for (const b of sorted) {
     const run = runs.at(-1);
     const prev = run?.at(-1);
-    if (run && prev !== undefined && run.length < 31 && (grain === DAY ? b === prev + 1 : b - prev <= 2 * HOUR)) run.push(b);
+    // At most a day of visits per query: a month of a busy site is millions of rows, and read at
+    // once they are millions of objects alive together (gigabytes, long collector pauses).
+    if (run && prev !== undefined && run.length < (grain === DAY ? 1 : 24) && (grain === DAY ? b === prev + 1 : b - prev <= 2 * HOUR)) run.push(b);
     else runs.push([b]);
   }
   return runs;

@@ -98,18 +98,49 @@ function distinct(sorted: Uint32Array): Uint32Array {
   return n === sorted.length ? sorted : sorted.slice(0, n);
 }
 
-/** Groups (value, visitor) pairs into sorted visitor arrays per value, each visitor once. */
-export function memberSnapshot(revision: number, pairs: [number, number][]): MemberSnapshot {
-  const lists = new Map<number, number[]>();
-  for (const [v, u] of pairs) {
-    const l = lists.get(v);
-    if (l) l.push(u);
-    else lists.set(v, [u]);
+/**
+ * (value, visitor) pairs of one bucket as they are read, in two growing typed arrays: a month of a
+ * busy site is millions of pairs, and as millions of small arrays they kept the collector busier
+ * than the reads themselves.
+ */
+export class Pairs {
+  values = new Float64Array(64);
+  visitors = new Uint32Array(64);
+  length = 0;
+
+  push(value: number, visitor: number): void {
+    if (this.length === this.values.length) {
+      const values = new Float64Array(this.length * 2);
+      values.set(this.values);
+      const visitors = new Uint32Array(this.length * 2);
+      visitors.set(this.visitors);
+      this.values = values;
+      this.visitors = visitors;
+    }
+    this.values[this.length] = value;
+    this.visitors[this.length++] = visitor;
   }
+}
+
+/** Groups (value, visitor) pairs into sorted visitor arrays per value, each visitor once. */
+export function memberSnapshot(revision: number, pairs: Pairs | undefined): MemberSnapshot {
   const byValue = new Map<number, Uint32Array>();
+  if (!pairs) return { revision, byValue, bytes: 0 };
+  // Counted first, so that each value's ids go straight into an array of their size.
+  const counts = new Map<number, number>();
+  for (let i = 0; i < pairs.length; i++) {
+    const v = pairs.values[i]!;
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  const fill = new Map<number, { ids: Uint32Array; n: number }>();
+  for (const [v, n] of counts) fill.set(v, { ids: new Uint32Array(n), n: 0 });
+  for (let i = 0; i < pairs.length; i++) {
+    const f = fill.get(pairs.values[i]!)!;
+    f.ids[f.n++] = pairs.visitors[i]!;
+  }
   let size = 0;
-  for (const [v, l] of lists) {
-    const ids = distinct(Uint32Array.from(l).sort());
+  for (const [v, f] of fill) {
+    const ids = distinct(f.ids.sort());
     byValue.set(v, ids);
     size += ids.byteLength + 48;
   }
