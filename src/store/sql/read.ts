@@ -17,7 +17,7 @@ import { bucketNumbers, dayOfNumber, dayStart, HOUR, tzOffset } from '../../core
 import { pathHash as valueHash } from '../path-hash.js';
 import type { BreakdownQuery, BreakdownRow, BucketCounts, Counts, Period, Realtime, Summary } from '../port.js';
 import type { Database } from './schema.js';
-import { Pairs, SnapshotCache, memberSnapshot, unionCount, type CounterSnapshot, type MemberSnapshot } from './snapshots.js';
+import { Pairs, SnapshotCache, grown, memberSnapshot, unionCount, type CounterSnapshot, type MemberSnapshot } from './snapshots.js';
 
 const FIELDS = 6; // pageviews, events, visitors, visits, bounces, durationMs
 const zero = (): Counts => ({ pageviews: 0, events: 0, visitors: 0, visits: 0, bounces: 0, durationMs: 0 });
@@ -49,7 +49,7 @@ export class SqlReader {
     sum.visitors =
       totals.length <= 1
         ? (totals[0]?.counts.visitors ?? 0)
-        : await this.memo(`u|${siteId}|${period.grain}|${period.from}|${period.to}`, totals, () => 64, () => this.unionOfTotals(siteId, period, totals));
+        : await this.memo(`u|${periodKey(siteId, period)}`, totals, () => 64, () => this.unionOfTotals(siteId, period, totals));
     const series: BucketCounts[] = totals.map((t) => ({ bucket: t.bucket, ...t.counts }));
     return { ...sum, series, ignored };
   }
@@ -59,13 +59,13 @@ export class SqlReader {
     if (scope === undefined) return [];
     const totals = await this.totals(siteId, period);
     if (totals.length === 0) return [];
-    const key = `b|${siteId}|${period.grain}|${period.from}|${period.to}|${q.dim}|${scope}|${q.order}|${q.limit}|${q.withVisitors !== false}`;
+    const key = `b|${periodKey(siteId, period)}|${q.dim}|${scope}|${q.order}|${q.limit}|${q.withVisitors !== false}`;
     const rows = await this.memo(key, totals, rowsBytes, () => this.rankRows(siteId, period, totals, q, scope));
     return rows.map((r) => ({ ...r })); // the caller's to change
   }
 
   private async rankRows(siteId: string, period: Period, totals: Totals[], q: BreakdownQuery, scope: number): Promise<BreakdownRow[]> {
-    const sums = await this.memo(`s|${siteId}|${period.grain}|${period.from}|${period.to}|${q.dim}|${scope}`, totals, (s) => s.bytes, async () =>
+    const sums = await this.memo(`s|${periodKey(siteId, period)}|${q.dim}|${scope}`, totals, (s) => s.bytes, async () =>
       sumSnapshots(await this.counterSnapshots(siteId, period, totals, q.dim, scope)),
     );
     const metric = q.order;
@@ -470,7 +470,8 @@ function addCounts(into: Counts, c: Counts): void {
   into.durationMs += c.durationMs;
 }
 
-/** The first `limit` entries of a list sorted by `metric` descending, plus every entry tied at the cut. */
+const periodKey = (siteId: string, p: Period) => `${siteId}|${p.grain}|${p.from}|${p.to}`;
+
 const OFFSET: Record<BreakdownQuery['order'], number> = { pageviews: 0, visitors: 2 };
 
 /**
@@ -500,8 +501,8 @@ function sumSnapshots(counters: CounterSnapshot[]): Sums {
       let k = index.get(v);
       if (k === undefined) {
         if (n === values.length) {
-          values = grow(values, n * 2);
-          counts = grow(counts, n * 2 * FIELDS);
+          values = grown(values, n * 2);
+          counts = grown(counts, n * 2 * FIELDS);
         }
         index.set(v, (k = n++));
         values[k] = v;
@@ -520,12 +521,6 @@ function sumSnapshots(counters: CounterSnapshot[]): Sums {
   }
   const out = { buckets: counters.length, values: values.slice(0, m), counts: counts.slice(0, m * FIELDS), orders: new Map<number, Uint32Array>() };
   return { ...out, bytes: out.values.byteLength * (1 + FIELDS) + 8 * m };
-}
-
-function grow(a: Float64Array<ArrayBuffer>, size: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(size);
-  b.set(a);
-  return b;
 }
 
 /**
@@ -557,7 +552,7 @@ interface Ranked {
   slice(from: number, to: number): [number, Counts][];
 }
 
-/** The first `limit` rows and every row tied with the last of them. */
+/** The first `limit` entries of a list sorted by `metric` descending, plus every entry tied at the cut. */
 function atCut<T>(sorted: { length: number; at(i: number): [number, T] | undefined; slice(from: number, to: number): [number, T][] }, limit: number, metric: (t: T) => number): [number, T][] {
   if (sorted.length <= limit) return sorted.slice(0, sorted.length);
   if (limit <= 0) return [];

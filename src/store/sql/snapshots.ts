@@ -98,6 +98,13 @@ function distinct(sorted: Uint32Array): Uint32Array {
   return n === sorted.length ? sorted : sorted.slice(0, n);
 }
 
+/** A copy of a typed array in a larger one. */
+export function grown<A extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>>(a: A, size: number): A {
+  const b = new (a.constructor as new (n: number) => A)(size);
+  b.set(a);
+  return b;
+}
+
 /**
  * (value, visitor) pairs of one bucket as they are read, in two growing typed arrays: a month of a
  * busy site is millions of pairs, and as millions of small arrays they kept the collector busier
@@ -110,12 +117,8 @@ export class Pairs {
 
   push(value: number, visitor: number): void {
     if (this.length === this.values.length) {
-      const values = new Float64Array(this.length * 2);
-      values.set(this.values);
-      const visitors = new Uint32Array(this.length * 2);
-      visitors.set(this.visitors);
-      this.values = values;
-      this.visitors = visitors;
+      this.values = grown(this.values, this.length * 2);
+      this.visitors = grown(this.visitors, this.length * 2);
     }
     this.values[this.length] = value;
     this.visitors[this.length++] = visitor;
