@@ -125,7 +125,7 @@ const schema = z.object({
 
   // Worker.
   RUN_WORKER: optionalBool,
-  WORKER_FLUSH_MAX_EVENTS: int(5000, 1),
+  WORKER_FLUSH_MAX_EVENTS: int(20_000, 1),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 1),
   SITE_CACHE_REFRESH_SECONDS: int(10, 1),
   SESSION_TIMEOUT_MINUTES: int(30, 1),

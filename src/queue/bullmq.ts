@@ -138,6 +138,8 @@ interface Pending {
 
 /** Waiting jobs read per look at the queue when a group has room left. */
 const SCAN_WAITING = 200;
+/** Looks per group, at most: 1,600 jobs (a full group of 20,000 events in the API's jobs of ~25 takes 4). */
+const MAX_STRETCHES = 8;
 
 /**
  * BullMQ runs one job per concurrency slot, and the limiter (QUEUE_RATE_LIMIT_MAX jobs per
@@ -259,20 +261,32 @@ export class BullmqEventConsumer implements EventConsumer {
     if (this.scanning) return [];
     this.scanning = true;
     try {
-      // Workers look at different stretches of the waiting list, so they rarely take the same jobs.
+      // Workers start at different places in the waiting list, so they rarely take the same jobs,
+      // and look at one stretch of SCAN_WAITING jobs after another (wrapping round) until the
+      // group is full or every waiting job was looked at.
       const total = await this.queue.getWaitingCount();
-      const start = Math.floor(Math.random() * Math.max(0, total - SCAN_WAITING));
-      const waiting = await this.queue.getJobs(['wait'], start, start + SCAN_WAITING - 1, false);
+      const first = Math.floor(Math.random() * total);
       const out: Job[] = [];
+      const ids = new Set<string>(); // the list can shift between looks (other workers take jobs)
       let events = 0;
-      for (const job of waiting) {
-        // Only jobs still untouched: not started anywhere (processedOn), not held by this worker.
-        const id = String(job.id);
-        if (job.name !== JOB_NAME || job.attemptsMade > 0 || job.processedOn || this.taken.has(id) || this.held.has(id)) continue;
-        const n = eventCount(job.data);
-        if (events + n > room) break;
-        out.push(job);
-        events += n;
+      for (let seen = 0; seen < total && seen < MAX_STRETCHES * SCAN_WAITING && events < room; ) {
+        const at = (first + seen) % total;
+        const end = Math.min(total, at + SCAN_WAITING);
+        seen += end - at;
+        const waiting = await this.queue.getJobs(['wait'], at, end - 1, false);
+        for (const job of waiting) {
+          // Only jobs still untouched: not started anywhere (processedOn), not held by this worker.
+          const id = String(job.id);
+          if (job.name !== JOB_NAME || job.attemptsMade > 0 || job.processedOn || this.taken.has(id) || this.held.has(id) || ids.has(id)) continue;
+          const n = eventCount(job.data);
+          if (events + n > room) {
+            events = room; // full
+            break;
+          }
+          out.push(job);
+          ids.add(id);
+          events += n;
+        }
       }
       return out;
     } catch {

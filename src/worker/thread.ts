@@ -6,8 +6,10 @@ import { configOrExit, fatal } from '../process.js';
 import { createRegistry } from '../metrics/registry.js';
 import { answerMetricsRequests } from '../metrics/thread.js';
 import { WorkerMetrics } from '../metrics/worker.js';
+import { limitHeapGrowth } from './heap.js';
 import { startWorker } from './run.js';
 
+limitHeapGrowth();
 // The main thread loaded .env and checked the same configuration already.
 const config = configOrExit('worker', { dotEnv: false });
 const logger = createLogger(config, 'worker');
