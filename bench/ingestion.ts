@@ -18,7 +18,7 @@ import { BROWSERS, IPS } from '../test/helpers/enrich-table.js';
 import { tempDir } from '../test/helpers/stores.js';
 import { load, peakRssMb, ratio, round, type LoadRequest, type LoadResult } from './lib.js';
 import { target, type Log, type PartResult, type Sizes } from './part.js';
-import { countJobs, cpuMs, createSite, obliterate, spawnTsx, startApi, type Proc } from './processes.js';
+import { apiFlags, countJobs, cpuMs, createSite, obliterate, spawnTsx, startApi, type Proc } from './processes.js';
 import { trackerTraffic } from './traffic.js';
 
 const REFERRERS = ['https://www.google.com/', 'https://news.ycombinator.com/', undefined, 'https://www.reddit.com/r/selfhosted/', undefined, 'https://duckduckgo.com/'];
@@ -80,7 +80,7 @@ export async function ingestionPart(o: { redisUrl: string; sizes: Sizes; log: Lo
     // The limit is checked in Redis on every request, set high enough never to refuse one.
     RATE_LIMIT_MAX: '1000000000',
     RATE_LIMIT_WINDOW_SECONDS: '60',
-  });
+  }, apiFlags());
   const site = await createSite(url);
   const api = await measured(proc, url, trackerRequests(site.site_id, site.api_key), o.sizes);
   const rss = peakRssMb(proc.pid) ?? NaN;

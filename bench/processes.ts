@@ -10,6 +10,9 @@ import { spawnNode, API_ENTRY, Proc } from '../test/helpers/system.js';
 export { API_ENTRY, WORKER_ENTRY, Proc, spawnNode } from '../test/helpers/system.js';
 
 /** The built API (with node `flags`, e.g. to profile it); rate limits off unless the caller sets them. */
+/** BENCH_API_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): flags of the API's node in the ingestion and read parts, for tuning. */
+export const apiFlags = () => process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+
 export async function startApi(env: Record<string, string>, flags: string[] = []): Promise<{ proc: Proc; url: string }> {
   const proc = spawnNodeWithFlags(API_ENTRY, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '0', READ_RATE_LIMIT_MAX: '0', ...env }, 'api', flags);
   const m = await proc.waitForLine(/API listening on (http:\/\/\S+)/, 60_000);

@@ -17,7 +17,7 @@ import { openPostgresStore } from '../src/store/sql/postgres.js';
 import { openSqliteStore } from '../src/store/sql/sqlite.js';
 import type { SqlStore } from '../src/store/sql/store.js';
 import { prepareEvent } from '../src/worker/prepare.js';
-import { startApi, type Proc } from './processes.js';
+import { apiFlags, startApi, type Proc } from './processes.js';
 import { peakRssMb, percentile, ratio, round, timings } from './lib.js';
 import { FULL, SMOKE, target, type Log, type PartResult, type Sizes } from './part.js';
 import { trackerTraffic } from './traffic.js';
@@ -259,8 +259,6 @@ async function liveReads(ds: Dataset, sizes: Sizes, fetchJson: (url: string) => 
   return out;
 }
 
-/** BENCH_API_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): flags of the API's node, to profile its reads. */
-const apiFlags = () => process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export async function readsPart(o: { store: 'sqlite' | 'postgres'; postgresUrl: string; redisUrl?: string; sizes: Sizes; log: Log }): Promise<PartResult> {
   const started = performance.now();

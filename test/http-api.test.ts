@@ -408,6 +408,13 @@ describe.each(modes)('rate limit (%s)', (mode) => {
     expect((await sys.sendEvent(site, event(site.site_id))).status).toBe(202);
   });
 
+  it('lets exactly the limit through when the requests arrive at once (counted together in one Redis call)', async () => {
+    await new Promise((r) => setTimeout(r, 2200)); // a fresh window
+    const codes = await Promise.all(Array.from({ length: 8 }, () => sys.sendEvent(site, event(site.site_id)).then((r) => r.status)));
+    expect(codes.filter((c) => c === 202)).toHaveLength(3);
+    expect(codes.filter((c) => c === 429)).toHaveLength(5);
+  });
+
   it.runIf(mode === 'bullmq')('shares the limit between API servers through Redis', async () => {
     await new Promise((r) => setTimeout(r, 2200)); // a fresh window
     const first = sys.url;

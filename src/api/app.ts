@@ -5,6 +5,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../queue/redis.js';
+import { batchedRedisStore } from './rate-limit-store.js';
 import type { ApiContext } from './context.js';
 import { registerQueueBoard } from './board/plugin.js';
 import { ApiError, errorHandler } from './errors.js';
@@ -73,9 +74,9 @@ export async function buildApp(
   if (write.max > 0 || read.max > 0) {
     await app.register(rateLimit, {
       global: false,
-      // Shared by every API server when Redis is configured; per process otherwise.
-      redis: opts.redis,
-      nameSpace: `${config.queue.prefix}:${config.queue.name}:ratelimit:`,
+      // Shared by every API server when Redis is configured (the requests of one turn of the event
+      // loop counted in one script call); per process otherwise.
+      ...(opts.redis ? { store: batchedRedisStore(opts.redis, `${config.queue.prefix}:${config.queue.name}:ratelimit:`) } : {}),
       skipOnError: true,
       // req.ip follows TRUST_PROXY: the client address as the trusted proxies reported it.
       keyGenerator: (req) => req.ip,
