@@ -21,7 +21,7 @@ function field(name: string, max: number, min = 1) {
     })
     .min(min, { error: `${name} must not be empty` })
     .max(max, { error: `${name} must be at most ${max} characters` })
-    .superRefine(storableText(name));
+    .refine(...storableText(name));
 }
 
 /**

@@ -27,11 +27,11 @@ export const siteInputSchema = z.object(
       .trim()
       .min(1, { error: 'name must not be empty' })
       .max(200, { error: 'name must be at most 200 characters' })
-      .superRefine(storableText('name')),
+      .refine(...storableText('name')),
     // Stored in its canonical spelling ("europe/paris" -> "Europe/Paris"): one name per zone.
     timezone: z
       .string({ error: 'timezone must be a string' })
-      .superRefine(storableText('timezone'))
+      .refine(...storableText('timezone'))
       .transform((tz, ctx) => {
         const canonical = canonicalTimeZone(tz);
         if (canonical === undefined) {

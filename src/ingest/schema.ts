@@ -16,20 +16,20 @@ function field(name: string, max: number) {
     .string({ error: (issue) => (issue.input === undefined ? `${name} is required` : `${name} must be a string`) })
     .min(1, { error: `${name} must not be empty` })
     .max(max, { error: `${name} must be at most ${max} characters` })
-    .superRefine(storableText(name));
+    .refine(...storableText(name));
 }
 
 const optionalString = (name: string, max: number) =>
   z
     .string({ error: `${name} must be a string` })
     .max(max, { error: `${name} must be at most ${max} characters` })
-    .superRefine(storableText(name))
+    .refine(...storableText(name))
     .optional();
 
 const httpUrl = z
   .string({ error: 'url must be a string' })
   .max(MAX_URL_LENGTH, { error: `url must be at most ${MAX_URL_LENGTH} characters` })
-  .superRefine(storableText('url'))
+  .refine(...storableText('url'))
   // One parse (canParse builds no object); the page step parses the URL once more for its parts.
   .refine((s) => /^https?:/i.test(s) && URL.canParse(s), { error: 'url must be an absolute http(s) URL' });
 
@@ -37,7 +37,7 @@ const propValue = z.union([
   z
     .string()
     .max(MAX_PROP_VALUE, { error: `property values must be at most ${MAX_PROP_VALUE} characters` })
-    .superRefine(storableText('property value')),
+    .refine(...storableText('property value')),
   z.number().refine(Number.isFinite, { error: 'property values must be finite numbers' }),
   z.boolean(),
 ], { error: 'property values must be a string, a number or a boolean' });

@@ -19,7 +19,7 @@ describe('storable text', () => {
   });
 
   it('is a zod refinement naming the field', () => {
-    const schema = z.object({ path: z.string().superRefine(storableText('path')) });
+    const schema = z.object({ path: z.string().refine(...storableText('path')) });
     const r = schema.safeParse({ path: '/a\u0000' });
     expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['path'], message: 'path must not contain a NUL character (U+0000, at position 2)' })]);
     expect(schema.safeParse({ path: '/ok' }).success).toBe(true);
