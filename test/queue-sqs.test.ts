@@ -199,6 +199,8 @@ describe('SQS adapter', () => {
       failed_reason: { DataType: 'String', StringValue: 'store down' },
       attempts: { DataType: 'Number', StringValue: '2' },
     });
+    // The consumer sends the message to the dead-letter queue, then deletes it here.
+    await until(() => sqs.inspect(q.name).inflight.length === 0, 'the message deleted from its queue');
     expect(sqs.inspect(q.name)).toMatchObject({ ready: [], inflight: [], delayed: [] });
     storeUp = true;
     expect(await c.retryFailed()).toBe(1);
