@@ -1,12 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { newEventId } from '../src/core/event.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { newEventId } from '../src/core/event.js';
 import { BullmqEventConsumer, BullmqEventQueue } from '../src/queue/bullmq.js';
 import { REDIS_URL, serviceAvailable, uniqueName } from './helpers/services.js';
 import { queueContract, queueSettings } from './queue.contract.js';
 
 const available = await serviceAvailable('Redis', REDIS_URL);
+
+async function obliterate(name: string): Promise<void> {
+  const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(name, { connection: conn });
+  await queue.obliterate({ force: true });
+  await queue.close();
+  conn.disconnect();
+}
 describe.runIf(available)('BullMQ', () => {
   queueContract('BullMQ on Redis', async (settings) => {
     const q = { ...settings, ...queueSettings({ ...settings, kind: 'bullmq', name: uniqueName('qtest') }) };
@@ -17,11 +25,7 @@ describe.runIf(available)('BullMQ', () => {
       producer,
       consumer: (s) => new BullmqEventConsumer(redis, { ...s, name: q.name }, { flushMaxEvents: 1000 }),
       cleanup: async () => {
-        const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-        const queue = new Queue(q.name, { connection: conn });
-        await queue.obliterate({ force: true });
-        await queue.close();
-        conn.disconnect();
+        await obliterate(q.name);
         await producer.close();
       },
     };
@@ -49,11 +53,7 @@ describe.runIf(available)('BullMQ', () => {
       expect(Math.max(...groups)).toBeGreaterThan(500);
     } finally {
       await consumer.close(1000);
-      const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-      const queue = new Queue(q.name, { connection: conn });
-      await queue.obliterate({ force: true });
-      await queue.close();
-      conn.disconnect();
+      await obliterate(q.name);
       await producer.close();
     }
   });
